@@ -1,0 +1,18 @@
+"""fastgd: linear models trained by gradient descent at memory-bandwidth speed."""
+
+from .exceptions import ConvergenceWarning, DivergenceError, NotFittedError
+from .linear_model import GDClassifier, GDRegressor, fit
+from .solver import FitResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvergenceWarning",
+    "DivergenceError",
+    "FitResult",
+    "GDClassifier",
+    "GDRegressor",
+    "NotFittedError",
+    "fit",
+    "__version__",
+]

@@ -1,0 +1,75 @@
+"""scikit-learn's estimator protocol without importing scikit-learn."""
+
+import inspect
+
+
+class ParamsMixin:
+    """``get_params`` / ``set_params`` / ``repr`` read from ``__init__``'s signature.
+
+    As in scikit-learn, ``__init__`` only stores its arguments under the same
+    names; validation waits for ``fit``. This is all ``sklearn.base.clone``,
+    ``Pipeline`` and grid search need.
+    """
+
+    @classmethod
+    def _param_names(cls):
+        signature = inspect.signature(cls.__init__)
+        return sorted(name for name in signature.parameters if name != "self")
+
+    def get_params(self, deep=True):
+        """Parameters of this estimator, by name."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params):
+        """Set parameters by name; return the estimator."""
+        valid = self._param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(
+                    f"invalid parameter {name!r} for {type(self).__name__}; "
+                    f"valid parameters are {', '.join(valid)}"
+                )
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        defaults = inspect.signature(type(self).__init__).parameters
+        changed = [
+            f"{name}={value!r}"
+            for name, value in self.get_params().items()
+            if not _same(value, defaults[name].default)
+        ]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_tags__(self):
+        # Only scikit-learn calls this, so importing it here costs nothing.
+        from sklearn.utils import ClassifierTags, RegressorTags, Tags, TargetTags
+
+        tags = Tags(estimator_type=self._estimator_type, target_tags=TargetTags(required=True))
+        if self._estimator_type == "classifier":
+            tags.classifier_tags = ClassifierTags(multi_class=False)
+        else:
+            tags.regressor_tags = RegressorTags()
+        return tags
+
+
+def signature_with(init, **defaults):
+    """``init``'s signature with some defaults replaced.
+
+    Lets a subclass whose ``__init__`` only changes a default keep the full,
+    introspectable parameter list that ``get_params`` and ``clone`` read.
+    """
+    signature = inspect.signature(init)
+    return signature.replace(
+        parameters=[
+            p.replace(default=defaults[p.name]) if p.name in defaults else p
+            for p in signature.parameters.values()
+        ]
+    )
+
+
+def _same(a, b):
+    try:
+        return bool(a == b) and type(a) is type(b)
+    except Exception:
+        return a is b

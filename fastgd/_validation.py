@@ -1,0 +1,108 @@
+"""Checks at the boundary: every public entry point validates here, once."""
+
+import numbers
+
+import numpy as np
+
+
+def readonly(a):
+    """A read-only view of ``a`` (no copy).
+
+    Kernels always receive read-only arrays: one compiled specialization
+    serves numpy arrays, memory maps and Arrow buffers alike, and the
+    caller's data cannot be written through them.
+    """
+    view = a.view()
+    view.flags.writeable = False
+    return view
+
+
+def kernel_dtype(dtype):
+    """float32 for float32/float16 data, float64 for every other number."""
+    return np.dtype(np.float32) if dtype.kind == "f" and dtype.itemsize <= 4 else np.dtype(np.float64)
+
+
+def check_X(X, name="X"):
+    """Return ``X`` as a 2-D numeric numpy array, without copying arrays."""
+    if hasattr(X, "tocsr") and hasattr(X, "nnz"):
+        raise TypeError(f"{name} is a sparse matrix; fastgd needs a dense array")
+    if not isinstance(X, np.ndarray):
+        if not hasattr(X, "__array__") and not isinstance(X, (list, tuple)):
+            raise TypeError(f"{name} must be an array, got {type(X).__name__}")
+        X = np.asarray(X)
+    _check_numeric(X.dtype, name)
+    if X.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_features), got an array of shape {X.shape}"
+        )
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} has 0 rows; at least 1 row is required")
+    if X.shape[1] == 0:
+        raise ValueError(f"{name} has 0 columns; at least 1 feature is required")
+    return X
+
+
+def check_target(y, n_rows, name="y"):
+    """Return ``y`` as a 1-D array of length ``n_rows``; ``(n, 1)`` is flattened."""
+    if not isinstance(y, np.ndarray):
+        if not hasattr(y, "__array__") and not isinstance(y, (list, tuple)):
+            raise TypeError(f"{name} must be an array, got {type(y).__name__}")
+        y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got an array of shape {y.shape}")
+    if y.shape[0] != n_rows:
+        raise ValueError(f"X has {n_rows} rows but {name} has {y.shape[0]}; they must match")
+    return y
+
+
+def check_regression_target(y, n_rows):
+    """``y`` as float64 (a private copy only when the dtype differs)."""
+    y = check_target(y, n_rows)
+    _check_numeric(y.dtype, "y")
+    return np.asarray(y, dtype=np.float64)
+
+
+def check_sample_weight(sample_weight, n_rows):
+    """Finite, non-negative float64 weights with a positive sum, or an empty array."""
+    if sample_weight is None:
+        return np.empty(0)
+    if isinstance(sample_weight, numbers.Number):
+        sample_weight = np.full(n_rows, sample_weight, dtype=np.float64)
+    w = check_target(sample_weight, n_rows, name="sample_weight")
+    _check_numeric(w.dtype, "sample_weight")
+    w = np.asarray(w, dtype=np.float64)
+    if not np.all(np.isfinite(w)):
+        raise ValueError("sample_weight contains NaN or infinity")
+    if np.any(w < 0):
+        raise ValueError(f"sample_weight must be non-negative; row {int(np.argmax(w < 0))} is {w[w < 0][0]}")
+    if not w.sum() > 0:
+        raise ValueError("sample_weight sums to 0; at least one row needs a positive weight")
+    return w
+
+
+def _check_numeric(dtype, name):
+    if dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} has dtype {dtype}; fastgd needs numbers (bool, integer or float)"
+        )
+
+
+def first_nonfinite(blocks, y=None):
+    """Describe the first NaN or infinity in the data, or return None.
+
+    Only called after a pass produced a non-finite sum, so normal fits never
+    pay for a separate scan.
+    """
+    for start, block in blocks:
+        bad = ~np.isfinite(block)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            return f"X contains {block[i, j]} at row {start + i}, column {j}"
+    if y is not None:
+        bad = ~np.isfinite(y)
+        if bad.any():
+            i = int(np.argmax(bad))
+            return f"y contains {y[i]} at row {i}"
+    return None

@@ -1,0 +1,13 @@
+"""Warnings and errors raised by fastgd."""
+
+
+class ConvergenceWarning(UserWarning):
+    """The solver stopped at ``max_iter`` before meeting ``tol``."""
+
+
+class DivergenceError(ValueError):
+    """The objective became non-finite or grew steadily: the step is too large."""
+
+
+class NotFittedError(ValueError, AttributeError):
+    """A method that needs a fitted estimator was called before ``fit``."""

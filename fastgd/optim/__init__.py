@@ -1,0 +1,1 @@
+"""Step rules, step sizes and the compiled mini-batch epoch."""

@@ -1,0 +1,187 @@
+"""The fused pass and the losses, against numpy references and finite differences."""
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import fastgd
+from fastgd import kernels, solver
+from fastgd._config import CHUNK_ROWS
+from fastgd._validation import readonly
+from fastgd.optim import epoch, rules
+
+from .datasets import make_classification, make_regression
+from .naive import gradient_sums, loss_terms, objective
+
+ALL_ROWS = readonly(np.empty(0, np.int64))
+NO_WEIGHTS = readonly(np.empty(0))
+LOSSES = {"squared_error": kernels.SQUARED_ERROR, "log_loss": kernels.LOG_LOSS}
+
+
+def full_pass(X, y, theta, loss, sw=NO_WEIGHTS, idx=ALL_ROWS):
+    return kernels.full_pass(readonly(X), readonly(y), readonly(sw), theta, loss, idx, CHUNK_ROWS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.sampled_from(sorted(LOSSES)),
+    p=st.floats(-30, 30),
+    y=st.floats(-5, 5),
+)
+def test_loss_and_derivative_match_definition_and_finite_differences(name, p, y):
+    if name == "log_loss":
+        y = 1.0 if y >= 0 else -1.0
+    code = LOSSES[name]
+    value, derivative = kernels.loss_grad(code, p, y)
+    assert value == pytest.approx(loss_terms(np.array(p), y, name), rel=1e-12, abs=1e-300)
+    h = 1e-5 * max(1.0, abs(p))
+    central = (kernels.loss_grad(code, p + h, y)[0] - kernels.loss_grad(code, p - h, y)[0]) / (2 * h)
+    assert derivative == pytest.approx(central, rel=1e-6, abs=1e-8)
+
+
+def test_log_loss_is_finite_for_extreme_margins():
+    for p in (-800.0, 800.0):
+        for y in (-1.0, 1.0):
+            value, derivative = kernels.loss_grad(kernels.LOG_LOSS, p, y)
+            assert np.isfinite(value) and np.isfinite(derivative)
+            assert value == pytest.approx(np.logaddexp(0.0, -y * p), rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+@pytest.mark.parametrize("weighted", [False, True])
+def test_full_pass_matches_numpy(dtype, loss, weighted):
+    X, y, _ = make_regression(30_000, 7, dtype=dtype)
+    if loss == "log_loss":
+        y = np.where(y > 1.5, 1.0, -1.0)
+    rng = np.random.default_rng(1)
+    sw = rng.uniform(0, 3, len(y)) if weighted else NO_WEIGHTS
+    theta = rng.standard_normal(8) * 0.3
+    total = full_pass(X, y, theta, LOSSES[loss], sw)
+    gw, gb, loss_sum = gradient_sums(
+        X.astype(np.float64), y, theta[:7], theta[7], loss, sw if weighted else None
+    )
+    np.testing.assert_allclose(total[:7], gw, rtol=1e-11)
+    assert total[7] == pytest.approx(gb, rel=1e-11)
+    assert total[8] == pytest.approx(loss_sum, rel=1e-12)
+    assert total[9] == pytest.approx(sw.sum() if weighted else len(y), rel=1e-14)
+
+
+def test_full_pass_over_index_subset_equals_pass_over_those_rows():
+    X, y, _ = make_regression(20_000, 4)
+    idx = np.random.default_rng(2).choice(len(y), 5000, replace=False)
+    theta = np.full(5, 0.1)
+    subset = full_pass(X, y, theta, kernels.SQUARED_ERROR, idx=readonly(idx))
+    direct = full_pass(X[idx], y[idx], theta, kernels.SQUARED_ERROR)
+    np.testing.assert_allclose(subset, direct, rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+def test_objective_gradient_matches_central_differences(loss):
+    X, y, _ = make_regression(3000, 5, seed=3)
+    if loss == "log_loss":
+        y = np.where(y > 1.5, 1.0, -1.0)
+    sw = np.random.default_rng(4).uniform(0.5, 2.0, len(y))
+    problem = solver.Problem(
+        source=fastgd.data.ArraySource(X), y=readonly(y), sample_weight=readonly(sw),
+        loss=LOSSES[loss], l2=0.3, fit_intercept=True,
+    )
+    theta = np.random.default_rng(5).standard_normal(6) * 0.2
+
+    def f(t):
+        return problem.objective(problem.sums(t), t)
+
+    sums = problem.sums(theta)
+    grad = np.empty(6)
+    rules.gradient(sums, 1.0 / sums[7], theta, problem.l2, True, grad)
+    h = 1e-6
+    central = [(f(theta + h * e) - f(theta - h * e)) / (2 * h) for e in np.eye(6)]
+    np.testing.assert_allclose(grad, central, rtol=1e-6, atol=1e-9)
+    assert f(theta) == pytest.approx(
+        objective(X, y, theta[:5], theta[5], loss, l2=0.3, sample_weight=sw), rel=1e-12
+    )
+
+
+def test_pass_is_bit_identical_across_runs_and_thread_counts():
+    X, y, _ = make_regression(100_000, 9)
+    theta = np.linspace(-1, 1, 10)
+    before = numba.get_num_threads()
+    try:
+        results = []
+        for threads in sorted({1, before}):
+            numba.set_num_threads(threads)
+            results += [full_pass(X, y, theta, kernels.SQUARED_ERROR) for _ in range(2)]
+    finally:
+        numba.set_num_threads(before)
+    for other in results[1:]:
+        assert np.array_equal(results[0], other)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    X=arrays(np.float64, st.tuples(st.integers(1, 40), st.just(3)), elements=st.floats(-100, 100)),
+    split=st.floats(0, 1),
+)
+def test_partial_sums_compose_by_addition(X, split):
+    y = X.sum(axis=1) * 0.5 - 1.0
+    theta = np.array([0.3, -0.2, 0.1, 0.05])
+    whole = full_pass(X, y, theta, kernels.SQUARED_ERROR)
+    k = int(split * len(X))
+    parts = full_pass(X[:k], y[:k], theta, kernels.SQUARED_ERROR) if k else 0.0
+    parts = parts + (full_pass(X[k:], y[k:], theta, kernels.SQUARED_ERROR) if k < len(X) else 0.0)
+    np.testing.assert_allclose(parts, whole, rtol=1e-10, atol=1e-9)
+    doubled = full_pass(np.vstack([X, X]), np.concatenate([y, y]), theta, kernels.SQUARED_ERROR)
+    np.testing.assert_allclose(doubled, 2 * whole, rtol=1e-12, atol=1e-9)
+
+
+def _record_first_argument(monkeypatch, module, name):
+    seen = []
+    kernel = getattr(module, name)
+
+    def spy(X, *args):
+        seen.append(X)
+        return kernel(X, *args)
+
+    monkeypatch.setattr(module, name, spy)
+    return seen
+
+
+@pytest.mark.parametrize("batch_size", [None, 64])
+def test_float32_input_reaches_the_kernel_without_a_copy(monkeypatch, batch_size):
+    X, y, _ = make_regression(5000, 6, dtype=np.float32)
+    name = "full_pass" if batch_size is None else "minibatch_epoch"
+    seen = _record_first_argument(monkeypatch, solver, name)
+    fastgd.GDRegressor(batch_size=batch_size, max_iter=3, tol=None).fit(X, y)
+    assert seen
+    for arg in seen:
+        assert arg.dtype == np.float32
+        assert arg.ctypes.data == X.ctypes.data and arg.shape == X.shape
+
+
+KERNELS = [
+    kernels.full_pass, kernels.predict, kernels.column_stats, kernels.accumulate,
+    kernels.loss_grad, epoch.minibatch_epoch, rules.update, rules.gradient,
+]
+
+
+def test_second_fit_compiles_nothing(tmp_path):
+    def fit_all(n, seed):
+        for dtype in (np.float64, np.float32):
+            X, y, _ = make_regression(n, 4, seed=seed, dtype=dtype)
+            fastgd.GDRegressor(max_iter=5, tol=None).fit(X, y).predict(X)
+            fastgd.GDRegressor(batch_size=16, max_iter=2, tol=None).fit(X, y)
+            Xc, yc = make_classification(n, 4, seed=seed)
+            fastgd.GDClassifier(max_iter=5, tol=None).fit(Xc.astype(dtype), yc)
+
+    fit_all(500, 0)
+    counts = [len(k.signatures) for k in KERNELS]
+    fit_all(3000, 1)
+    X, y, _ = make_regression(3000, 4)
+    np.save(tmp_path / "X.npy", X)
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    fastgd.GDRegressor(max_iter=5, tol=None).fit(mapped, y).predict(mapped)
+    assert [len(k.signatures) for k in KERNELS] == counts
+    assert max(counts) <= 2  # one specialization per input dtype
