@@ -1,5 +1,6 @@
 """fastgd: linear models trained by gradient descent at memory-bandwidth speed."""
 
+from .data import Dataset, open_dataset
 from .exceptions import ConvergenceWarning, DivergenceError, NotFittedError
 from .linear_model import GDClassifier, GDRegressor, fit
 from .solver import FitResult
@@ -8,11 +9,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConvergenceWarning",
+    "Dataset",
     "DivergenceError",
     "FitResult",
     "GDClassifier",
     "GDRegressor",
     "NotFittedError",
     "fit",
+    "open_dataset",
     "__version__",
 ]

@@ -1,8 +1,9 @@
-"""Compilation settings shared by every Numba kernel.
+"""Compilation settings and buffer sizes shared by the whole package.
 
-One fastmath flag set for the whole package. ``nnan`` and ``ninf`` are left
-out on purpose: with them LLVM may assume no NaN or infinity exists and fold
-away the checks that turn bad data into a clear error.
+One fastmath flag set for every kernel. ``nnan`` and ``ninf`` are left out on
+purpose: with them LLVM may assume no NaN or infinity exists and fold away the
+checks that turn bad data into a clear error. Numba wants a ``set``; treat it
+as a constant.
 """
 
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
@@ -17,11 +18,15 @@ JIT = dict(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 #: number of threads.
 CHUNK_ROWS = 8192
 
-#: Size of the buffer used when an input must be converted (another dtype or
-#: memory layout) block by block.
-BLOCK_BYTES = 1 << 24
+#: Target size of one block of rows: the unit in which arrays and in-memory
+#: Arrow tables are converted, streamed and block-shuffled.
+BLOCK_BYTES = 1 << 22
+
+#: Blocks held by the default block-shuffle buffer.
+SHUFFLE_BUFFER_BLOCKS = 4
 
 
 def block_rows(n_features, itemsize=8):
-    """Rows per conversion block for ``n_features`` columns."""
-    return max(1, BLOCK_BYTES // (max(n_features, 1) * itemsize))
+    """Rows per block: the power of two nearest below ``BLOCK_BYTES`` worth of rows."""
+    rows = max(1, BLOCK_BYTES // (max(n_features, 1) * itemsize))
+    return 1 << (rows.bit_length() - 1)

@@ -1,5 +1,6 @@
 """Checks at the boundary: every public entry point validates here, once."""
 
+import math
 import numbers
 
 import numpy as np
@@ -57,10 +58,9 @@ def check_target(y, n_rows, name="y"):
     return y
 
 
-def check_regression_target(y, n_rows):
-    """``y`` as float64 (a private copy only when the dtype differs)."""
-    y = check_target(y, n_rows)
-    _check_numeric(y.dtype, "y")
+def numeric_target(y, name="y"):
+    """Targets as float64 (no copy when they already are)."""
+    _check_numeric(y.dtype, name)
     return np.asarray(y, dtype=np.float64)
 
 
@@ -89,20 +89,48 @@ def _check_numeric(dtype, name):
         )
 
 
-def first_nonfinite(blocks, y=None):
-    """Describe the first NaN or infinity in the data, or return None.
+def first_nonfinite(blocks, feature_names=None):
+    """Describe the first NaN or infinity in a source's blocks, or return None.
 
     Only called after a pass produced a non-finite sum, so normal fits never
     pay for a separate scan.
     """
-    for start, block in blocks:
-        bad = ~np.isfinite(block)
+    for block in blocks:
+        bad = ~np.isfinite(block.X)
         if bad.any():
             i, j = np.argwhere(bad)[0]
-            return f"X contains {block[i, j]} at row {start + i}, column {j}"
-    if y is not None:
-        bad = ~np.isfinite(y)
-        if bad.any():
-            i = int(np.argmax(bad))
-            return f"y contains {y[i]} at row {i}"
+            column = f"column {j}" if feature_names is None else f"column {feature_names[j]!r}"
+            return f"X contains {block.X[i, j]} at row {block.start + i}, {column}"
+        if block.y is not None:
+            bad = ~np.isfinite(block.y)
+            if bad.any():
+                i = int(np.argmax(bad))
+                return f"y contains {block.y[i]} at row {block.start + i}"
     return None
+
+
+def check_real(value, name, low=-math.inf, high=math.inf, strict=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    too_low = value <= low if strict else value < low
+    if not math.isfinite(value) or too_low or value > high:
+        bound = f"> {low:g}" if strict else f">= {low:g}"
+        if high < math.inf:
+            bound += f" and <= {high:g}"
+        raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
+    return value
+
+
+def check_integer(value, name, low):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return int(value)
+
+
+def check_boolean(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)

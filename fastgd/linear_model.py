@@ -9,18 +9,21 @@ import numpy as np
 from . import kernels
 from ._params import ParamsMixin, signature_with
 from ._validation import (
-    check_regression_target,
+    check_boolean,
+    check_integer,
+    check_real,
     check_sample_weight,
     check_target,
-    check_X,
-    readonly,
+    numeric_target,
 )
-from .data import ArraySource
+from .data.dataset import Dataset
+from .data.inputs import _TARGET, prediction_data, training_data
 from .exceptions import NotFittedError
 from .optim import rules
 from .solver import FitResult, Options, Problem, solve
 
 PENALTIES = (None, "l2", "l1", "elasticnet")
+SHUFFLES = ("exact", "block")
 OPTIMIZERS = ("auto",) + tuple(rules.CODES)
 #: ``tol="auto"``: full-batch epochs are cheap and exact, so solve to near
 #: machine precision; mini-batch objectives are noisy estimates.
@@ -48,6 +51,7 @@ class _GDBase(ParamsMixin):
         tol="auto",
         n_iter_no_change=5,
         shuffle=True,
+        shuffle_buffer="auto",
         random_state=None,
         verbose=0,
     ):
@@ -63,18 +67,23 @@ class _GDBase(ParamsMixin):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.shuffle = shuffle
+        self.shuffle_buffer = shuffle_buffer
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the model by gradient descent.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Any numeric dtype and memory layout; float32 and float64
-            C-contiguous arrays (memory maps included) are used without a copy.
-        y : array-like of shape (n_samples,)
+        X : array-like of shape (n_samples, n_features), table or Dataset
+            An array of any numeric dtype and memory layout (float32 and
+            float64 C-contiguous arrays and memory maps are used without a
+            copy); a pyarrow Table or pandas/polars DataFrame whose columns
+            are the features; or a :class:`~fastgd.Dataset` from
+            :func:`~fastgd.open_dataset`, which brings its own target and
+            weights.
+        y : array-like of shape (n_samples,); leave out with a Dataset
         sample_weight : array-like of shape (n_samples,), optional
 
         Returns
@@ -87,16 +96,12 @@ class _GDBase(ParamsMixin):
     def _fit(self, X, y, sample_weight):
         """Validate, solve, store the fitted attributes; return the FitResult."""
         problem_args, options = self._validate_params()
-        X = check_X(X)
-        n = X.shape[0]
-        target, classes = self._encode_target(y, n)
-        problem = Problem(
-            source=ArraySource(X),
-            y=readonly(target),
-            sample_weight=readonly(check_sample_weight(sample_weight, n)),
-            **problem_args,
-        )
-        result = solve(problem, options)
+        dataset = training_data(X, y, sample_weight)
+        raw = dataset.source
+        name = "y" if dataset.target in (None, "y", _TARGET) else f"target column {dataset.target!r}"
+        encode, classes = self._target_encoder(raw.raw_targets(), name)
+        source = raw.with_target(encode)
+        result = solve(Problem(source=source, **problem_args), options)
         if classes is not None:
             self.classes_ = classes
         self.coef_ = result.coef
@@ -105,7 +110,11 @@ class _GDBase(ParamsMixin):
         self.loss_history_ = result.loss_history
         self.converged_ = result.converged
         self.learning_rate_ = result.learning_rate
-        self.n_features_in_ = X.shape[1]
+        self.n_features_in_ = source.n_features
+        if source.feature_names is not None:
+            self.feature_names_in_ = np.asarray(source.feature_names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
         return result
 
     def _validate_params(self):
@@ -119,21 +128,21 @@ class _GDBase(ParamsMixin):
             raise ValueError(
                 f"unknown penalty {self.penalty!r}; choose one of {', '.join(map(repr, PENALTIES))}"
             )
-        alpha = _real(self.alpha, "alpha", low=0.0)
-        l1_ratio = _real(self.l1_ratio, "l1_ratio", low=0.0, high=1.0)
+        alpha = check_real(self.alpha, "alpha", low=0.0)
+        l1_ratio = check_real(self.l1_ratio, "l1_ratio", low=0.0, high=1.0)
         l1_share = {None: 0.0, "l2": 0.0, "l1": 1.0, "elasticnet": l1_ratio}[self.penalty]
         if self.penalty is None:
             alpha = 0.0
         batch_size = self.batch_size
         if batch_size is not None:
-            batch_size = _integer(batch_size, "batch_size", low=1)
+            batch_size = check_integer(batch_size, "batch_size", low=1)
         learning_rate = self.learning_rate
         if not (isinstance(learning_rate, str) and learning_rate == "auto"):
             if isinstance(learning_rate, str):
                 raise ValueError(
                     f"learning_rate must be 'auto' or a positive number, got {learning_rate!r}"
                 )
-            learning_rate = _real(learning_rate, "learning_rate", low=0.0, strict=True)
+            learning_rate = check_real(learning_rate, "learning_rate", low=0.0, strict=True)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"unknown optimizer {self.optimizer!r}; choose one of "
@@ -155,7 +164,7 @@ class _GDBase(ParamsMixin):
         elif isinstance(self.tol, str):
             raise ValueError(f"tol must be 'auto', None or a number >= 0, got {self.tol!r}")
         else:
-            tol = _real(self.tol, "tol", low=0.0)
+            tol = check_real(self.tol, "tol", low=0.0)
         if self.random_state is not None and not isinstance(
             self.random_state, (numbers.Integral, np.random.Generator, np.random.SeedSequence)
         ):
@@ -167,37 +176,65 @@ class _GDBase(ParamsMixin):
             loss=kernels.CODES[self.loss],
             l2=alpha * (1.0 - l1_share),
             l1=alpha * l1_share,
-            fit_intercept=_boolean(self.fit_intercept, "fit_intercept"),
+            fit_intercept=check_boolean(self.fit_intercept, "fit_intercept"),
         )
         options = Options(
             batch_size=batch_size,
             learning_rate=learning_rate,
             optimizer=rules.CODES[optimizer],
             schedule="plateau" if automatic_minibatch else "constant",
-            max_iter=_integer(self.max_iter, "max_iter", low=1),
+            max_iter=check_integer(self.max_iter, "max_iter", low=1),
             tol=tol,
-            n_iter_no_change=_integer(self.n_iter_no_change, "n_iter_no_change", low=1),
-            shuffle=_boolean(self.shuffle, "shuffle"),
+            n_iter_no_change=check_integer(self.n_iter_no_change, "n_iter_no_change", low=1),
+            shuffle=self._shuffle_mode(),
+            shuffle_buffer=self._shuffle_buffer_rows(),
             random_state=self.random_state,
-            verbose=_integer(self.verbose, "verbose", low=0),
+            verbose=check_integer(self.verbose, "verbose", low=0),
         )
         return problem_args, options
 
+    def _shuffle_mode(self):
+        if isinstance(self.shuffle, str):
+            if self.shuffle not in SHUFFLES:
+                raise ValueError(
+                    f"shuffle must be True, False, 'exact' or 'block', got {self.shuffle!r}"
+                )
+            return self.shuffle
+        return check_boolean(self.shuffle, "shuffle")
+
+    def _shuffle_buffer_rows(self):
+        if isinstance(self.shuffle_buffer, str) and self.shuffle_buffer == "auto":
+            return None
+        return check_integer(self.shuffle_buffer, "shuffle_buffer", low=1)
+
     def decision_function(self, X):
-        """Linear predictor ``X @ coef_ + intercept_``, as float64."""
+        """Linear predictor ``X @ coef_ + intercept_``, as float64.
+
+        ``X`` is anything :meth:`fit` takes; tables and Datasets are matched
+        to the fitted features by name.
+        """
         self._check_fitted()
-        X = check_X(X)
-        if X.shape[1] != self.n_features_in_:
+        names = getattr(self, "feature_names_in_", None)
+        source = prediction_data(X, None if names is None else list(names)).source.with_target(None)
+        if source.n_features != self.n_features_in_:
             raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with "
+                f"X has {source.n_features} features, but {type(self).__name__} was fitted with "
                 f"{self.n_features_in_}"
             )
         theta = np.append(self.coef_, self.intercept_)
-        out = np.empty(X.shape[0])
-        for start, block in ArraySource(X).blocks():
-            kernels.predict(block, theta, out[start : start + block.shape[0]])
+        out = np.empty(source.n_rows)
+        for block in source.blocks():
+            kernels.predict(block.X, theta, out[block.start : block.start + block.X.shape[0]])
         return out
 
+    def _scored(self, X, y, sample_weight):
+        """Predictions of ``X``, the true targets and the weights, for ``score``."""
+        prediction = self.predict(X)
+        if isinstance(X, Dataset):
+            y = np.concatenate([np.asarray(raw) for raw in X.source.raw_targets()])
+        y = check_target(y, prediction.shape[0])
+        w = check_sample_weight(sample_weight, prediction.shape[0])
+        return prediction, y, w if w.shape[0] else None
 
     def _check_fitted(self):
         if not hasattr(self, "coef_"):
@@ -249,7 +286,18 @@ class GDRegressor(_GDBase):
         rate and restarts the average; the fit stops when a halving no longer
         improves the objective.
     n_iter_no_change : int
-    shuffle : bool, reshuffle the rows every epoch (mini-batch modes)
+    shuffle : bool, "exact" or "block"
+        How mini-batch epochs order the rows (a fresh order every epoch).
+        "exact" is a full permutation; it needs random row access (arrays,
+        memory maps, a tensor column in one buffer). "block" visits the
+        natural blocks (row groups, record batches, slices of about 4 MiB of
+        arrays) in random order and permutes rows within a buffer of
+        ``shuffle_buffer`` rows: it reads streamed data in order and keeps
+        memory bounded, but a batch draws from one buffer, not the whole data.
+        True is "exact" where possible, else "block"; False keeps stored order.
+    shuffle_buffer : "auto" or int
+        Rows in the block-shuffle buffer (at least one block); "auto" is four
+        blocks.
     random_state : None, int or numpy Generator, seeds the shuffles
     verbose : int, log one line per epoch through the ``fastgd`` logger
 
@@ -273,19 +321,18 @@ class GDRegressor(_GDBase):
 
     __init__.__signature__ = signature_with(_GDBase.__init__, loss="squared_error")
 
-    def _encode_target(self, y, n_rows):
-        return check_regression_target(y, n_rows), None
+    def _target_encoder(self, raw_blocks, name):
+        return lambda raw: numeric_target(raw, name), None
 
     def predict(self, X):
         """Predicted values, as float64."""
         return self.decision_function(X)
 
-    def score(self, X, y, sample_weight=None):
+    def score(self, X, y=None, sample_weight=None):
         """Coefficient of determination R^2 of the prediction."""
-        y = check_regression_target(y, check_X(X).shape[0])
-        w = check_sample_weight(sample_weight, y.shape[0])
-        w = w if w.shape[0] else None
-        residual = np.average((y - self.predict(X)) ** 2, weights=w)
+        prediction, y, w = self._scored(X, y, sample_weight)
+        y = numeric_target(y)
+        residual = np.average((y - prediction) ** 2, weights=w)
         spread = np.average((y - np.average(y, weights=w)) ** 2, weights=w)
         if spread == 0.0:
             return 1.0 if residual == 0.0 else 0.0
@@ -310,17 +357,19 @@ class GDClassifier(_GDBase):
 
     __init__.__signature__ = signature_with(_GDBase.__init__, loss="log_loss")
 
-    def _encode_target(self, y, n_rows):
-        y = check_target(y, n_rows)
-        if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-            raise ValueError("y contains NaN or infinity; class labels must be finite")
-        classes = np.unique(y)
+    def _target_encoder(self, raw_blocks, name):
+        classes = None
+        for raw in raw_blocks:
+            if raw.dtype.kind == "f" and not np.all(np.isfinite(raw)):
+                raise ValueError(f"{name} contains NaN or infinity; class labels must be finite")
+            seen = np.unique(raw)
+            classes = seen if classes is None else np.union1d(classes, seen)
         if classes.shape[0] != 2:
             raise ValueError(
-                f"GDClassifier needs exactly 2 classes in y, got {classes.shape[0]}: "
+                f"GDClassifier needs exactly 2 classes in {name}, got {classes.shape[0]}: "
                 f"{classes[:10].tolist()}; multinomial (more than 2 classes) is not supported yet"
             )
-        return np.where(y == classes[1], 1.0, -1.0), classes
+        return (lambda raw: np.where(raw == classes[1], 1.0, -1.0)), classes
 
     def predict(self, X):
         """Predicted class labels."""
@@ -332,11 +381,10 @@ class GDClassifier(_GDBase):
         p1 = _sigmoid(self.decision_function(X))
         return np.column_stack([1.0 - p1, p1])
 
-    def score(self, X, y, sample_weight=None):
+    def score(self, X, y=None, sample_weight=None):
         """Mean accuracy."""
-        y = check_target(y, check_X(X).shape[0])
-        w = check_sample_weight(sample_weight, y.shape[0])
-        return float(np.average(self.predict(X) == y, weights=w if w.shape[0] else None))
+        prediction, y, w = self._scored(X, y, sample_weight)
+        return float(np.average(prediction == y, weights=w))
 
 
 def _sigmoid(z):
@@ -359,30 +407,3 @@ def fit(X, y, *, sample_weight=None, **params):
     estimator = (GDClassifier if loss in GDClassifier._LOSSES else GDRegressor)(**params)
     result = estimator._fit(X, y, sample_weight)
     return dataclasses.replace(result, classes=getattr(estimator, "classes_", None))
-
-
-def _real(value, name, low=-math.inf, high=math.inf, strict=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    too_low = value <= low if strict else value < low
-    if not math.isfinite(value) or too_low or value > high:
-        bound = f"> {low:g}" if strict else f">= {low:g}"
-        if high < math.inf:
-            bound += f" and <= {high:g}"
-        raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
-    return value
-
-
-def _integer(value, name, low):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
-
-
-def _boolean(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return bool(value)

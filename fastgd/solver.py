@@ -14,7 +14,10 @@ import numpy as np
 
 from . import kernels
 from ._config import CHUNK_ROWS
-from ._validation import first_nonfinite, readonly
+from ._config import SHUFFLE_BUFFER_BLOCKS
+from ._validation import first_nonfinite
+from .data.base import ALL_ROWS
+from .data.shuffle import EpochPlan
 from .exceptions import ConvergenceWarning, DivergenceError
 from .kernels import column_stats, full_pass
 from .optim import rules, stepsize
@@ -22,7 +25,6 @@ from .optim.epoch import minibatch_epoch
 
 log = logging.getLogger("fastgd")
 
-_ALL_ROWS = readonly(np.empty(0, np.int64))
 
 #: A full-batch step under the automatic rate that raises the objective by more
 #: than this (relative) halves the rate and is taken again.
@@ -46,12 +48,11 @@ class Problem:
     """What to minimise: data, loss and penalty. Holds no solver state.
 
     The objective is ``sum(s_i * loss(x_i @ w + b, y_i)) / sum(s_i)
-    + l2 / 2 * ||w||**2 + l1 * ||w||_1``.
+    + l2 / 2 * ||w||**2 + l1 * ||w||_1`` over the rows ``(x_i, y_i, s_i)`` of
+    ``source``.
     """
 
     source: object
-    y: np.ndarray
-    sample_weight: np.ndarray
     loss: int
     l2: float = 0.0
     l1: float = 0.0
@@ -65,12 +66,8 @@ class Problem:
         """Gradient, loss and weight sums over every block: ``(d + 3,)`` array."""
         loss = self.loss if loss is None else loss
         total = np.zeros(self.n_features + 3)
-        for start, block in self.source.blocks():
-            stop = start + block.shape[0]
-            total += full_pass(
-                block, self.y[start:stop], self.sample_weight[start:stop], theta, loss,
-                _ALL_ROWS, CHUNK_ROWS,
-            )
+        for block in self.source.blocks():
+            total += full_pass(block.X, block.y, block.w, theta, loss, ALL_ROWS, CHUNK_ROWS)
         return total
 
     def penalty(self, theta):
@@ -84,7 +81,7 @@ class Problem:
 
     def bad_data(self):
         """A message naming the first NaN or infinity in the data, or None."""
-        return first_nonfinite(self.source.blocks(), self.y)
+        return first_nonfinite(self.source.blocks(), self.source.feature_names)
 
     def lipschitz(self):
         """Lipschitz constant of the objective's smooth gradient, ``L``."""
@@ -98,12 +95,25 @@ class Problem:
         eig = stepsize.top_eigenvalue(matvec, self.n_features + 1, self.fit_intercept)
         return kernels.CURVATURE[self.loss] * eig + self.l2
 
-    def lipschitz_max(self, X):
-        """Largest per-row Lipschitz constant ``L_max`` (rows weighted)."""
-        sums, extremes = column_stats(X, self.sample_weight, X[0].astype(np.float64), CHUNK_ROWS)
+    def row_extremes(self):
+        """``(max_i s_i ||x_i||**2, sum_i s_i, max_i s_i)`` in one pass."""
+        norm_max = weight_sum = weight_max = 0.0
+        shift = None
+        for block in self.source.blocks():
+            if shift is None:
+                shift = block.X[0].astype(np.float64)
+            _, extremes = column_stats(block.X, block.w, shift, CHUNK_ROWS)
+            norm_max = max(norm_max, extremes[0])
+            weight_sum += extremes[1]
+            weight_max = max(weight_max, extremes[2])
+        self._check_finite(norm_max, "measuring the rows")
+        return norm_max, weight_sum, weight_max
+
+    def lipschitz_max(self, extremes):
+        """Largest per-row Lipschitz constant ``L_max``, relative to the mean weight."""
         norm_max, weight_sum, weight_max = extremes
-        mean_weight = weight_sum / X.shape[0]
         row_max = norm_max + (weight_max if self.fit_intercept else 0.0)
+        mean_weight = weight_sum / self.source.n_rows
         return kernels.CURVATURE[self.loss] * row_max / mean_weight + self.l2
 
     def _check_finite(self, values, doing, learning_rate=None):
@@ -134,7 +144,11 @@ class Options:
     max_iter: int = 1000
     tol: float | None = 1e-10
     n_iter_no_change: int = 5
-    shuffle: bool = True
+    #: True (exact if the source allows random row access, else block),
+    #: "exact", "block" or False.
+    shuffle: bool | str = True
+    #: Rows of the block-shuffle buffer; None for the default.
+    shuffle_buffer: int | None = None
     random_state: object = None
     verbose: int = 0
 
@@ -311,31 +325,40 @@ def _full_batch(problem, options):
 def _minibatch(problem, options):
     source = problem.source
     n, d = source.n_rows, problem.n_features
-    X = source.rows()
     B = options.batch_size
+    extremes = problem.row_extremes()
     if options.learning_rate == "auto":
         smoothness = stepsize.minibatch_smoothness(
-            problem.lipschitz(), problem.lipschitz_max(X), B
+            problem.lipschitz(), problem.lipschitz_max(extremes), B
         )
         lr = MINIBATCH_STEP_FRACTION * _inverse(smoothness)
     else:
         lr = options.learning_rate
-    sw = problem.sample_weight
-    inv_mean_weight = 1.0 if sw.shape[0] == 0 else n / float(sw.sum())
+    inv_mean_weight = n / extremes[1]
+    shuffle = options.shuffle
+    if shuffle is True:
+        shuffle = "exact" if source.random_access else "block"
+    buffer_rows = options.shuffle_buffer or SHUFFLE_BUFFER_BLOCKS * source.piece_rows
     rule = options.optimizer
     state = rules.init(rule, d + 1)
     hyper = np.zeros(rules.N_HYPER)
-    hyper[rules.AVERAGE_START] = -(-n // B)  # average from the second epoch on
+    hyper[rules.AVERAGE_START] = math.inf  # set once the first epoch is over
     theta = np.zeros(d + 1)
+    plan = EpochPlan(source, shuffle or None, buffer_rows)
     rng = np.random.default_rng(options.random_state)
     monitor = _Monitor(problem, options, lr, n)
     t = 0
-    for _ in range(options.max_iter):
-        order = readonly(rng.permutation(n)) if options.shuffle else _ALL_ROWS
-        loss_sum, weight_sum, t = minibatch_epoch(
-            X, problem.y, sw, order, B, problem.loss, theta, state, t, rule, lr, hyper,
-            problem.l2, problem.l1, problem.fit_intercept, inv_mean_weight,
-        )
+    for epoch in range(options.max_iter):
+        if epoch == 1:
+            hyper[rules.AVERAGE_START] = t
+        loss_sum = weight_sum = 0.0
+        for X, y, w, order in plan.units(rng):
+            unit_loss, unit_weight, t = minibatch_epoch(
+                X, y, w, order, B, problem.loss, theta, state, t, rule, lr, hyper,
+                problem.l2, problem.l1, problem.fit_intercept, inv_mean_weight,
+            )
+            loss_sum += unit_loss
+            weight_sum += unit_weight
         problem._check_finite(theta, "descending", lr)
         reported = rules.solution(rule, theta, state, t, hyper)
         if monitor.record(loss_sum / weight_sum + problem.penalty(reported)):

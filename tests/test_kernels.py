@@ -86,8 +86,7 @@ def test_objective_gradient_matches_central_differences(loss):
         y = np.where(y > 1.5, 1.0, -1.0)
     sw = np.random.default_rng(4).uniform(0.5, 2.0, len(y))
     problem = solver.Problem(
-        source=fastgd.data.ArraySource(X), y=readonly(y), sample_weight=readonly(sw),
-        loss=LOSSES[loss], l2=0.3, fit_intercept=True,
+        source=fastgd.data.ArraySource(X, y=y, w=sw), loss=LOSSES[loss], l2=0.3, fit_intercept=True
     )
     theta = np.random.default_rng(5).standard_normal(6) * 0.2
 

@@ -1,48 +1,82 @@
-"""Row blocks of in-memory arrays and memory maps."""
+"""Numpy arrays and memory maps as a source."""
 
 import numpy as np
 
-from .._config import block_rows
 from .._validation import kernel_dtype, readonly
+from .base import NO_WEIGHTS, Block, Source
 
 
-class ArraySource:
-    """A 2-D numpy array (or ``np.memmap``) served as row blocks, never copied whole.
+class ArraySource(Source):
+    """A 2-D numpy array (or ``np.memmap``) with its targets and weights.
 
-    C-contiguous float32/float64 input goes to the kernels as it is, in one
-    block. Any other dtype or layout is converted block by block into a
-    bounded buffer that is reused.
+    C-contiguous float32/float64 input reaches the kernels as it is: the whole
+    array is one block, and rows are read at random without a copy. Any other
+    dtype or layout is converted piece by piece into a bounded, reused buffer
+    (and copied once, whole, only for an exact shuffle).
+
+    Parameters
+    ----------
+    X : 2-D numeric ndarray, already validated
+    y : 1-D float64 array of encoded targets, or None
+    w : 1-D float64 array of weights, or None
+    raw_y : 1-D array of raw targets for :meth:`with_target` to encode, or None
+    feature_names : list of str, optional
     """
 
-    def __init__(self, X):
+    random_access = True
+
+    def __init__(self, X, y=None, w=None, raw_y=None, feature_names=None):
         self._X = X
         self.n_rows, self.n_features = X.shape
         self.dtype = kernel_dtype(X.dtype)
-        direct = X.flags.c_contiguous and X.dtype == self.dtype
-        self._direct = readonly(X) if direct else None
+        self._direct = readonly(X) if X.flags.c_contiguous and X.dtype == self.dtype else None
+        self._y = None if y is None else readonly(y)
+        self._w = NO_WEIGHTS if w is None else readonly(w)
+        self._raw_y = raw_y
+        self.has_target = y is not None
+        self.weighted = w is not None
+        self.feature_names = feature_names
+        rows = self.piece_rows
+        self.block_sizes = np.diff(np.r_[np.arange(0, self.n_rows, rows), self.n_rows]).astype(np.int64)
+
+    def _slice(self, start, stop):
+        y = None if self._y is None else self._y[start:stop]
+        return y, self._w[start:stop]
 
     def blocks(self):
-        """Yield ``(first_row, block)`` pairs of C-contiguous, read-only blocks.
-
-        A converted block lives in a reused buffer: it is valid until the next
-        one is requested.
-        """
         if self._direct is not None:
-            yield 0, self._direct
+            yield Block(0, self._direct, self._y, self._w)
             return
-        rows = block_rows(self.n_features, self.dtype.itemsize)
-        buffer = np.empty((min(rows, self.n_rows), self.n_features), self.dtype)
-        for start in range(0, self.n_rows, rows):
-            stop = min(self.n_rows, start + rows)
-            block = buffer[: stop - start]
-            np.copyto(block, self._X[start:stop], casting="unsafe")
-            yield start, readonly(block)
+        for k in range(self.n_blocks):
+            yield self.block(k)
+
+    def block(self, k):
+        if self._direct is None:
+            return super().block(k)
+        start = k * self.piece_rows
+        stop = min(self.n_rows, start + self.piece_rows)
+        return Block(start, self._direct[start:stop], *self._slice(start, stop))
+
+    def fill(self, k, X, y, w):
+        start = k * self.piece_rows
+        stop = start + X.shape[0]
+        np.copyto(X, self._X[start:stop], casting="unsafe")
+        if y is not None:
+            y[:] = self._y[start:stop]
+        if w is not None:
+            w[:] = self._w[start:stop]
 
     def rows(self):
-        """The whole array as one C-contiguous float block, for random row access.
+        X = self._direct
+        if X is None:
+            X = readonly(np.ascontiguousarray(self._X, dtype=self.dtype))
+        return Block(0, X, self._y, self._w)
 
-        Copies (once) only when the input is not already in that form.
-        """
-        if self._direct is not None:
-            return self._direct
-        return readonly(np.ascontiguousarray(self._X, dtype=self.dtype))
+    def raw_targets(self):
+        yield self._raw_y
+
+    def with_target(self, encode):
+        y = None if encode is None else np.asarray(encode(self._raw_y), dtype=np.float64)
+        return ArraySource(
+            self._X, y, None if not self.weighted else self._w, self._raw_y, self.feature_names
+        )

@@ -1,0 +1,215 @@
+"""Arrow data as a source: in-memory tables, IPC/Feather files, Parquet datasets.
+
+Feature columns are either *wide* (one numeric column per feature) or a
+single *tensor* column (a fixed-size list of numbers, row-major already).
+Wide blocks are assembled column by column into a bounded, reused row-major
+buffer; nothing ever builds a row-major copy of the whole table. A tensor
+column of the kernel dtype goes to the kernels without any copy.
+"""
+
+import numpy as np
+import pyarrow as pa
+
+from .._validation import readonly
+from .base import Block, Source, _readonly, _weights
+
+
+class ArrowSource(Source):
+    """Rows of Arrow data, read block by block through a ``reader``.
+
+    Parameters
+    ----------
+    reader : TableReader, IpcReader or ParquetReader
+        Knows the natural blocks and reads one as a table of chosen columns.
+    features : list of str
+        Feature column names, or the one tensor column's name.
+    tensor : int or None
+        The width of the tensor column, or None for wide features.
+    dtype : float32 or float64
+    target, weight : str or None
+        Column names; the target is encoded once :meth:`with_target` is given
+        an encoder.
+    """
+
+    def __init__(self, reader, features, tensor, dtype, target=None, weight=None):
+        self._reader = reader
+        self._features = list(features)
+        self._tensor = tensor
+        self._encode = None
+        self.dtype = np.dtype(dtype)
+        self.target = target
+        self.weight = weight
+        self.weighted = weight is not None
+        self.n_features = tensor or len(self._features)
+        self.feature_names = (
+            [f"{features[0]}[{j}]" for j in range(tensor)] if tensor else self._features
+        )
+        self.block_sizes = reader.block_sizes
+        self.n_rows = int(self.block_sizes.sum())
+        whole = reader.whole(self._features) if tensor else None
+        self._whole = None if whole is None else self._features_view(whole)
+        self.random_access = self._whole is not None
+
+    def _columns(self):
+        extra = [self.target] if self.has_target else []
+        return self._features + extra + ([self.weight] if self.weighted else [])
+
+    def _features_view(self, table):
+        """Zero-copy (rows, d) features of a tensor column of the kernel dtype, or None."""
+        if not self._tensor:
+            return None
+        column = table.column(self._features[0])
+        if isinstance(column, pa.ChunkedArray):
+            if column.num_chunks != 1:
+                return None
+            column = column.chunk(0)
+        values = column.flatten()  # flatten, unlike .values, honours the slice offset
+        exact = pa.types.is_floating(values.type) and values.type.bit_width == 8 * self.dtype.itemsize
+        if column.null_count or values.null_count or not exact:
+            return None
+        return values.to_numpy(zero_copy_only=True).reshape(-1, self._tensor)
+
+    def _features_into(self, table, X):
+        if self._tensor:
+            name = self._features[0]
+            column = table.column(name)
+            if isinstance(column, pa.ChunkedArray):
+                column = column.combine_chunks()
+            values = _numbers(column, name) if column.null_count else column.flatten()
+            np.copyto(X, _numbers(values, name).reshape(X.shape), casting="unsafe")
+        else:
+            for j, name in enumerate(self._features):
+                X[:, j] = _numbers(table.column(name), name)
+
+    def _targets_into(self, table, y, w):
+        if y is not None:
+            y[:] = self._encode(_numbers(table.column(self.target), self.target))
+        if w is not None:
+            w[:] = _numbers(table.column(self.weight), self.weight)
+            bad = ~(np.isfinite(w) & (w >= 0))
+            if bad.any():
+                raise ValueError(
+                    f"weight column {self.weight!r} has the value {w[np.argmax(bad)]}; "
+                    "weights must be finite and >= 0"
+                )
+
+    def fill(self, k, X, y, w):
+        table = self._reader.read(k, self._columns())
+        self._features_into(table, X)
+        self._targets_into(table, y, w)
+
+    def blocks(self):
+        piece = self.piece_rows
+        X_buffer, y_buffer, w_buffer = self.allocate(min(piece, int(self.block_sizes.max())))
+        for k, start in enumerate(self.block_starts()):
+            table = self._reader.read(k, self._columns())
+            for offset in range(0, table.num_rows, piece):
+                part = table.slice(offset, piece)
+                rows = part.num_rows
+                X = self._features_view(part)
+                if X is None:
+                    X = X_buffer[:rows]
+                    self._features_into(part, X)
+                y, w = (None if b is None else b[:rows] for b in (y_buffer, w_buffer))
+                self._targets_into(part, y, w)
+                yield Block(int(start) + offset, readonly(X), _readonly(y), _weights(w))
+
+    def rows(self):
+        if not self.random_access:
+            return super().rows()
+        y = np.empty(self.n_rows) if self.has_target else None
+        w = np.empty(self.n_rows) if self.weighted else None
+        self._targets_into(self._reader.whole(self._columns()), y, w)
+        return Block(0, readonly(self._whole), _readonly(y), _weights(w))
+
+    def raw_targets(self):
+        for k in range(self.n_blocks):
+            yield _numbers(self._reader.read(k, [self.target]).column(0), self.target)
+
+    def with_target(self, encode):
+        other = object.__new__(ArrowSource)
+        other.__dict__.update(self.__dict__)
+        other._encode = encode
+        other.has_target = encode is not None
+        return other
+
+
+def _numbers(column, name):
+    """A column as a numpy array (zero-copy when possible); nulls are an error."""
+    if column.null_count:
+        raise ValueError(
+            f"column {name!r} has {column.null_count} null values in one block; "
+            "remove or impute them"
+        )
+    if isinstance(column, pa.ChunkedArray):
+        return column.to_numpy()
+    return column.to_numpy(zero_copy_only=False)
+
+
+class TableReader:
+    """An in-memory or memory-mapped table, in fixed slices of ``piece`` rows."""
+
+    def __init__(self, table, piece):
+        self._table = table
+        self._piece = piece
+        n = table.num_rows
+        self.block_sizes = np.diff(np.r_[np.arange(0, n, piece), n]).astype(np.int64)
+
+    def read(self, k, columns):
+        return self._table.select(columns).slice(k * self._piece, self._piece)
+
+    def whole(self, columns):
+        return self._table.select(columns)
+
+
+class IpcReader:
+    """An Arrow IPC (Feather v2) file, memory-mapped; its record batches are the blocks.
+
+    Uncompressed batches are zero-copy views of the map; compressed ones are
+    decompressed one at a time, so memory stays bounded by a batch.
+    """
+
+    def __init__(self, path):
+        self._map = pa.memory_map(str(path), "r")
+        self._file = pa.ipc.open_file(self._map)
+        self.schema = self._file.schema
+        self.block_sizes = np.array(
+            [self._batch(k).num_rows for k in range(self._file.num_record_batches)], np.int64
+        )
+
+    def _batch(self, k):
+        batch = self._file.get_batch(k)
+        batch.validate()  # buffer sizes against lengths: never read out of bounds
+        return batch
+
+    def read(self, k, columns):
+        return self._batch(k).select(columns)
+
+    def whole(self, columns):
+        return self.read(0, columns) if len(self.block_sizes) == 1 else None
+
+    def null_counts(self, columns):
+        counts = dict.fromkeys(columns, 0)
+        for k in range(len(self.block_sizes)):
+            batch = self.read(k, columns)
+            for name in columns:
+                counts[name] += batch.column(name).null_count
+        return counts
+
+
+class ParquetReader:
+    """Parquet files read through ``pyarrow.dataset``; their row groups are the blocks.
+
+    Each block is one row group, decoded when it is needed: memory stays
+    bounded by the row-group size, whatever the size of the dataset.
+    """
+
+    def __init__(self, row_groups, sizes):
+        self._row_groups = row_groups
+        self.block_sizes = np.asarray(sizes, np.int64)
+
+    def read(self, k, columns):
+        return self._row_groups[k].to_table(columns=columns)
+
+    def whole(self, columns):
+        return None

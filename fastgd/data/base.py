@@ -1,0 +1,118 @@
+"""The source protocol: rows of (X, y, w), served as blocks of rows."""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .._config import block_rows
+from .._validation import readonly
+
+
+class Block(NamedTuple):
+    """Rows ``start, start + 1, ...`` of a source, ready for the kernels."""
+
+    start: int
+    #: (rows, d) C-contiguous float32 or float64, read-only.
+    X: np.ndarray
+    #: (rows,) float64 encoded targets, or None for a source without a target.
+    y: np.ndarray | None
+    #: (rows,) float64 weights, or an empty array for unit weights.
+    w: np.ndarray
+
+
+NO_WEIGHTS = readonly(np.empty(0))
+#: An empty row order: the kernels then visit rows in their stored order.
+ALL_ROWS = readonly(np.empty(0, np.int64))
+
+
+class Source:
+    """Base class of the data sources.
+
+    A source has ``n_rows`` rows of ``n_features`` features, delivered as
+    ``dtype`` (float32 or float64), split into *natural blocks*: fixed slices
+    of :attr:`piece_rows` rows for arrays and in-memory tables, record batches
+    for Arrow IPC files, row groups for Parquet. Natural blocks are the unit
+    of the block shuffle and of sequential mini-batch epochs; full-batch
+    passes may cut them further so that conversion buffers stay bounded.
+
+    Subclasses set the attributes and implement :meth:`blocks`, :meth:`fill`,
+    :meth:`raw_targets` and :meth:`with_target`.
+    """
+
+    n_rows: int
+    n_features: int
+    dtype: np.dtype
+    #: Column names of the features, or None for unnamed array columns.
+    feature_names: list | None = None
+    #: int64 array of the rows in each natural block.
+    block_sizes: np.ndarray
+    #: Whether :meth:`rows` gives the whole data for random row access.
+    random_access = False
+    #: Whether blocks carry (encoded) targets; see :meth:`with_target`.
+    has_target = False
+    weighted = False
+
+    @property
+    def n_blocks(self):
+        return len(self.block_sizes)
+
+    @property
+    def piece_rows(self):
+        """Rows per piece: the bound on conversion buffers."""
+        return block_rows(self.n_features, self.dtype.itemsize)
+
+    def block_starts(self):
+        return np.concatenate([[0], np.cumsum(self.block_sizes)[:-1]]).astype(np.int64)
+
+    def blocks(self):
+        """Yield all rows as :class:`Block` objects, in order (buffers may be reused)."""
+        raise NotImplementedError
+
+    def block(self, k):
+        """Natural block ``k`` as a :class:`Block` (may live in a reused buffer)."""
+        rows = int(self.block_sizes[k])
+        buffers = getattr(self, "_buffers", None)
+        if buffers is None or buffers[0].shape[0] < rows:
+            buffers = self._buffers = self.allocate(int(self.block_sizes.max()))
+        X, y, w = (None if a is None else a[:rows] for a in buffers)
+        self.fill(k, X, y, w)
+        return Block(int(self.block_starts()[k]), readonly(X), _readonly(y), _weights(w))
+
+    def allocate(self, rows):
+        """Buffers ``(X, y, w)`` for ``rows`` rows; ``y``, ``w`` are None when absent."""
+        return (
+            np.empty((rows, self.n_features), self.dtype),
+            np.empty(rows) if self.has_target else None,
+            np.empty(rows) if self.weighted else None,
+        )
+
+    def fill(self, k, X, y, w):
+        """Write natural block ``k`` into ``X`` and, when present, ``y`` and ``w``."""
+        raise NotImplementedError
+
+    def rows(self):
+        """The whole data as one :class:`Block`, for random row access."""
+        raise ValueError(
+            "shuffle='exact' needs random access to the rows, which this source (wide Arrow "
+            "columns, or data read batch by batch) does not give; use shuffle='block', or "
+            "shuffle=True, which picks it"
+        )
+
+    def raw_targets(self):
+        """Yield the raw target values, block by block."""
+        raise NotImplementedError
+
+    def with_target(self, encode):
+        """A source whose blocks carry ``encode(raw targets)`` as float64 ``y``.
+
+        ``encode=None`` gives a source without targets, for prediction.
+        """
+        raise NotImplementedError
+
+
+def _readonly(a):
+    return None if a is None else readonly(a)
+
+
+def _weights(w):
+    return NO_WEIGHTS if w is None else readonly(w)
