@@ -16,7 +16,7 @@ JIT = dict(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 #: Rows per parallel work chunk of a full-batch pass. Partial sums are kept per
 #: chunk and merged in chunk order, so a pass is bit-identical whatever the
 #: number of threads.
-CHUNK_ROWS = 8192
+CHUNK_ROWS = 1024
 
 #: Target size of one block of rows: the unit in which arrays and in-memory
 #: Arrow tables are converted, streamed and block-shuffled.

@@ -62,10 +62,11 @@ def test_parquet_fit_memory_is_bounded_by_blocks_not_dataset_size(tmp_path, batc
     large_size = write_parquet_dataset(tmp_path / "large", 8)
     small = allocated("parquet", tmp_path / "small", batch_size, "true")
     large = allocated("parquet", tmp_path / "large", batch_size, "true")
-    # Four times the data, the same peak: it follows the row groups (4096 x 41
-    # float64 = 1.3 MB) and the shuffle buffer (four 8192-row blocks, 10.7 MB),
-    # not the 86 MB of data.
+    # Four times the data, about the same peak: it follows the row groups
+    # (4096 x 41 float64 = 1.3 MB, a few decoded at once by Arrow's threads)
+    # and the shuffle buffer (four 8192-row blocks, 10.7 MB), not the 86 MB of
+    # data. How many row groups Arrow holds at once varies from run to run.
     row_group, buffer = 4096 * 41 * 8, (4 * 8192 * 41 * 8 if batch_size else 0)
-    assert large <= 1.25 * small + 1_000_000
-    assert large < buffer + 4 * row_group + 3_000_000
+    assert large < 2 * small
+    assert large < buffer + 8 * row_group + 3_000_000
     assert large < 0.25 * large_size

@@ -100,13 +100,18 @@ class ArrowSource(Source):
 
     def blocks(self):
         piece = self.piece_rows
-        X_buffer, y_buffer, w_buffer = self.allocate(min(piece, int(self.block_sizes.max())))
+        largest = int(self.block_sizes.max())
+        X_buffer, _, _ = self.allocate(min(piece, largest))
+        _, y_buffer, w_buffer = self.allocate(largest)
         for k, start in enumerate(self.block_starts()):
             table = self._reader.read(k, self._columns())
-            for offset in range(0, table.num_rows, piece):
-                part = table.slice(offset, piece)
+            view = self._features_view(table)
+            # A zero-copy block goes whole; assembled ones in bounded pieces.
+            step = table.num_rows if view is not None else piece
+            for offset in range(0, table.num_rows, step):
+                part = table.slice(offset, step)
                 rows = part.num_rows
-                X = self._features_view(part)
+                X = view
                 if X is None:
                     X = X_buffer[:rows]
                     self._features_into(part, X)
