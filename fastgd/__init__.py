@@ -1,7 +1,7 @@
 """fastgd: linear models trained by gradient descent at memory-bandwidth speed."""
 
 from .data import Dataset, open_dataset
-from .exceptions import ConvergenceWarning, DivergenceError, NotFittedError
+from .exceptions import ConvergenceWarning, DataWarning, DivergenceError, NotFittedError
 from .linear_model import GDClassifier, GDRegressor, fit
 from .solver import FitResult
 
@@ -9,6 +9,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConvergenceWarning",
+    "DataWarning",
     "Dataset",
     "DivergenceError",
     "FitResult",

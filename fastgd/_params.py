@@ -53,19 +53,23 @@ class ParamsMixin:
         return tags
 
 
-def signature_with(init, **defaults):
-    """``init``'s signature with some defaults replaced.
+def signature_with(init, extra=(), **defaults):
+    """``init``'s signature with some defaults replaced and keyword-only ``extra`` added.
 
-    Lets a subclass whose ``__init__`` only changes a default keep the full,
-    introspectable parameter list that ``get_params`` and ``clone`` read.
+    Lets a subclass whose ``__init__`` changes a default or adds a parameter
+    keep the full, introspectable parameter list that ``get_params`` and
+    ``clone`` read.
     """
     signature = inspect.signature(init)
-    return signature.replace(
-        parameters=[
-            p.replace(default=defaults[p.name]) if p.name in defaults else p
-            for p in signature.parameters.values()
-        ]
-    )
+    parameters = [
+        p.replace(default=defaults[p.name]) if p.name in defaults else p
+        for p in signature.parameters.values()
+    ]
+    parameters += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+        for name, default in extra
+    ]
+    return signature.replace(parameters=parameters)
 
 
 def _same(a, b):

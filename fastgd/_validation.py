@@ -109,20 +109,22 @@ def first_nonfinite(blocks, feature_names=None):
     return None
 
 
-def check_real(value, name, low=-math.inf, high=math.inf, strict=False):
+def check_real(value, name, low=-math.inf, high=math.inf, low_open=False, high_open=False):
+    """``value`` as a float in the interval, or a TypeError/ValueError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     value = float(value)
-    too_low = value <= low if strict else value < low
-    if not math.isfinite(value) or too_low or value > high:
-        bound = f"> {low:g}" if strict else f">= {low:g}"
+    below = value <= low if low_open else value < low
+    above = value >= high if high_open else value > high
+    if not math.isfinite(value) or below or above:
+        bound = f"{'>' if low_open else '>='} {low:g}" if low > -math.inf else ""
         if high < math.inf:
-            bound += f" and <= {high:g}"
-        raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
+            bound += (" and " if bound else "") + f"{'<' if high_open else '<='} {high:g}"
+        raise ValueError(f"{name} must be finite{' and ' + bound if bound else ''}, got {value!r}")
     return value
 
 
-def check_integer(value, name, low):
+def check_integer(value, name, low=0):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
     if value < low:

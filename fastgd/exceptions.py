@@ -11,3 +11,7 @@ class DivergenceError(ValueError):
 
 class NotFittedError(ValueError, AttributeError):
     """A method that needs a fitted estimator was called before ``fit``."""
+
+
+class DataWarning(UserWarning):
+    """Something in the data needs attention, such as a constant column."""

@@ -1,8 +1,9 @@
-"""scikit-learn-style estimators: validation, fit/predict, fitted attributes."""
+"""scikit-learn-style estimators: validation, fit/partial_fit/predict, fitted attributes."""
 
 import dataclasses
 import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -18,21 +19,40 @@ from ._validation import (
 )
 from .data.dataset import Dataset
 from .data.inputs import _TARGET, prediction_data, training_data
-from .exceptions import NotFittedError
+from .data.subset import split
+from .exceptions import DataWarning, NotFittedError
 from .optim import rules
-from .solver import FitResult, Options, Problem, solve
+from .problem import Problem
+from .solver import SCHEDULES, Options, solve, start
 
 PENALTIES = (None, "l2", "l1", "elasticnet")
-SHUFFLES = ("exact", "block")
 OPTIMIZERS = ("auto",) + tuple(rules.CODES)
+SHUFFLES = ("exact", "block")
 #: ``tol="auto"``: full-batch epochs are cheap and exact, so solve to near
 #: machine precision; mini-batch objectives are noisy estimates.
 TOL_FULL_BATCH = 1e-10
 TOL_MINIBATCH = 1e-4
+#: Subgradient descent on a kink (hinge) gains little per epoch near the end.
+TOL_NONSMOOTH = 1e-6
+
+#: (name, low, high, low_open, high_open) of every real-valued parameter.
+_REALS = (
+    ("alpha", 0.0, math.inf, False, False),
+    ("l1_ratio", 0.0, 1.0, False, False),
+    ("momentum", 0.0, 1.0, False, True),
+    ("beta1", 0.0, 1.0, False, True),
+    ("beta2", 0.0, 1.0, False, True),
+    ("eps", 0.0, math.inf, True, False),
+    ("power_t", 0.0, math.inf, False, False),
+    ("lr_decay", 0.0, 1.0, True, False),
+    ("plateau_factor", 0.0, 1.0, True, True),
+    ("validation_fraction", 0.0, 1.0, True, True),
+    ("epsilon", 0.0, math.inf, True, False),
+)
 
 
 class _GDBase(ParamsMixin):
-    """Shared parameters, validation and prediction of the two estimators."""
+    """Shared parameters, validation, fitting and prediction of the estimators."""
 
     _LOSSES = ()
 
@@ -44,15 +64,30 @@ class _GDBase(ParamsMixin):
         alpha=0.0,
         l1_ratio=0.15,
         fit_intercept=True,
+        standardize=False,
         batch_size=None,
-        learning_rate="auto",
         optimizer="auto",
+        learning_rate="auto",
+        schedule="auto",
+        line_search=False,
+        momentum=0.9,
+        beta1=0.9,
+        beta2=0.999,
+        eps=1e-8,
+        power_t=0.25,
+        lr_decay=0.9,
+        plateau_factor=0.5,
         max_iter=1000,
         tol="auto",
         n_iter_no_change=5,
+        early_stopping=False,
+        validation_fraction=0.1,
         shuffle=True,
         shuffle_buffer="auto",
         random_state=None,
+        warm_start=False,
+        callbacks=None,
+        epsilon=1.35,
         verbose=0,
     ):
         self.loss = loss
@@ -60,16 +95,33 @@ class _GDBase(ParamsMixin):
         self.alpha = alpha
         self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
+        self.standardize = standardize
         self.batch_size = batch_size
-        self.learning_rate = learning_rate
         self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.schedule = schedule
+        self.line_search = line_search
+        self.momentum = momentum
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.power_t = power_t
+        self.lr_decay = lr_decay
+        self.plateau_factor = plateau_factor
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.shuffle = shuffle
         self.shuffle_buffer = shuffle_buffer
         self.random_state = random_state
+        self.warm_start = warm_start
+        self.callbacks = callbacks
+        self.epsilon = epsilon
         self.verbose = verbose
+
+    # -- fitting
 
     def fit(self, X, y=None, sample_weight=None):
         """Fit the model by gradient descent.
@@ -95,30 +147,128 @@ class _GDBase(ParamsMixin):
 
     def _fit(self, X, y, sample_weight):
         """Validate, solve, store the fitted attributes; return the FitResult."""
-        problem_args, options = self._validate_params()
-        dataset = training_data(X, y, sample_weight)
-        raw = dataset.source
-        name = "y" if dataset.target in (None, "y", _TARGET) else f"target column {dataset.target!r}"
-        encode, classes = self._target_encoder(raw.raw_targets(), name)
-        source = raw.with_target(encode)
-        result = solve(Problem(source=source, **problem_args), options)
+        settings, options = self._validate_params()
+        source, classes = self._encoded_source(training_data(X, y, sample_weight), None)
+        settings = self._with_classes(settings, classes)
+        validation = None
+        if self.early_stopping:
+            source, held_out = split(source, settings["validation_fraction"], self._split_seed())
+        problem = self._problem(source, settings)
+        if self.early_stopping:
+            validation = dataclasses.replace(problem, source=held_out)
+        theta = None
+        if self.warm_start and self._compatible_fit(problem):
+            theta = problem.from_data_units(self._raw_coefficients())
+        state = start(problem, options, theta)
+        result, state = solve(problem, options, state, validation)
+        self._solver = (problem, state)
+        self._store(result, problem, classes)
+        self.n_iter_ = result.n_iter
+        self.loss_history_ = result.loss_history
+        if validation is not None:
+            self.validation_loss_history_ = result.validation_loss_history
+        return result
+
+    def _partial_fit(self, X, y, sample_weight, classes):
+        settings, options = self._validate_params()
+        continuing = hasattr(self, "_solver")
+        if continuing:
+            classes = getattr(self, "classes_", None)
+        elif self._estimator_type == "classifier":
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit")
+            classes = np.unique(np.asarray(classes))
+        source, classes = self._encoded_source(training_data(X, y, sample_weight), classes)
+        one_epoch = dataclasses.replace(options, max_iter=1, tol=None)
+        if continuing:
+            previous, state = self._solver
+            if source.n_features != previous.n_features:
+                raise ValueError(
+                    f"X has {source.n_features} features, but {type(self).__name__} was fitted "
+                    f"with {previous.n_features}"
+                )
+            problem = dataclasses.replace(previous, source=source)
+        else:
+            problem = self._problem(source, self._with_classes(settings, classes))
+            state = start(problem, one_epoch)
+            self.n_iter_ = 0
+            self.loss_history_ = np.empty(0)
+        result, state = solve(problem, one_epoch, state)
+        self._solver = (problem, state)
+        self._store(result, problem, classes)
+        self.n_iter_ += 1
+        self.loss_history_ = np.append(self.loss_history_, result.loss_history)
+        return self
+
+    def _problem(self, source, settings):
+        """The Problem for ``source``: loss, penalty and, if asked, standardization."""
+        problem = Problem(source=source, **settings["problem"])
+        if not settings["standardize"]:
+            return problem
+        mean, std, rms = problem.column_moments()
+        # Centring without an intercept would change the model: scale only.
+        center, scale = (mean, std) if problem.fit_intercept else (np.zeros_like(mean), rms)
+        constant = np.flatnonzero(scale <= 1e-12 * np.maximum(np.abs(center), 1.0))
+        if constant.size:
+            names = source.feature_names or [f"column {j}" for j in range(source.n_features)]
+            listed = ", ".join(repr(names[j]) if source.feature_names else names[j] for j in constant[:10])
+            warnings.warn(
+                f"{constant.size} feature(s) have zero variance: {listed}; their coefficients "
+                "are fixed at 0",
+                DataWarning,
+                stacklevel=4,
+            )
+            scale = scale.copy()
+            scale[constant] = 0.0
+        return dataclasses.replace(problem, mean=center, scale=scale)
+
+    def _store(self, result, problem, classes):
         if classes is not None:
             self.classes_ = classes
         self.coef_ = result.coef
         self.intercept_ = result.intercept
-        self.n_iter_ = result.n_iter
-        self.loss_history_ = result.loss_history
         self.converged_ = result.converged
         self.learning_rate_ = result.learning_rate
-        self.n_features_in_ = source.n_features
-        if source.feature_names is not None:
-            self.feature_names_in_ = np.asarray(source.feature_names, dtype=object)
+        self.n_features_in_ = problem.n_features
+        names = problem.source.feature_names
+        if names is not None:
+            self.feature_names_in_ = np.asarray(names, dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        return result
+        if problem.standardized:
+            self.feature_mean_, self.feature_scale_ = problem.center, problem.scale
+
+    def _compatible_fit(self, problem):
+        return (
+            hasattr(self, "coef_")
+            and self.n_features_in_ == problem.n_features
+            and np.size(self.intercept_) == problem.n_out
+        )
+
+    def _raw_coefficients(self):
+        coef = np.atleast_2d(self.coef_)
+        return np.column_stack([coef, np.ravel(self.intercept_)]).ravel()
+
+    def _split_seed(self):
+        state = self.random_state
+        if isinstance(state, numbers.Integral):
+            return int(state)
+        return int(np.random.default_rng(state).integers(2**63))
+
+    def _encoded_source(self, dataset, classes):
+        """The dataset's source with encoded targets, and the classes (or None)."""
+        raw = dataset.source
+        name = "y" if dataset.target in (None, "y", _TARGET) else f"target column {dataset.target!r}"
+        encode, reweight, classes = self._target_encoder(raw, name, classes)
+        return raw.with_target(encode, reweight), classes
+
+    def _with_classes(self, settings, classes):
+        return settings
+
+    # -- parameters
 
     def _validate_params(self):
-        """Check every parameter once; return the Problem arguments and Options."""
+        """Check every parameter once; return the problem settings and the Options."""
         if self.loss not in self._LOSSES:
             raise ValueError(
                 f"unknown loss {self.loss!r} for {type(self).__name__}; "
@@ -128,11 +278,12 @@ class _GDBase(ParamsMixin):
             raise ValueError(
                 f"unknown penalty {self.penalty!r}; choose one of {', '.join(map(repr, PENALTIES))}"
             )
-        alpha = check_real(self.alpha, "alpha", low=0.0)
-        l1_ratio = check_real(self.l1_ratio, "l1_ratio", low=0.0, high=1.0)
-        l1_share = {None: 0.0, "l2": 0.0, "l1": 1.0, "elasticnet": l1_ratio}[self.penalty]
-        if self.penalty is None:
-            alpha = 0.0
+        reals = {
+            name: check_real(getattr(self, name), name, low, high, low_open, high_open)
+            for name, low, high, low_open, high_open in _REALS
+        }
+        alpha = reals["alpha"] if self.penalty is not None else 0.0
+        l1_share = {None: 0.0, "l2": 0.0, "l1": 1.0, "elasticnet": reals["l1_ratio"]}[self.penalty]
         batch_size = self.batch_size
         if batch_size is not None:
             batch_size = check_integer(batch_size, "batch_size", low=1)
@@ -142,23 +293,20 @@ class _GDBase(ParamsMixin):
                 raise ValueError(
                     f"learning_rate must be 'auto' or a positive number, got {learning_rate!r}"
                 )
-            learning_rate = check_real(learning_rate, "learning_rate", low=0.0, strict=True)
-        if self.optimizer not in OPTIMIZERS:
+            learning_rate = check_real(learning_rate, "learning_rate", low=0.0, low_open=True)
+        loss = kernels.CODES[self.loss]
+        optimizer = self._optimizer(batch_size, loss)
+        schedule = self._schedule(batch_size, optimizer, loss)
+        line_search = check_boolean(self.line_search, "line_search")
+        if line_search and (batch_size is not None or optimizer not in (rules.SGD, rules.ACCELERATED)):
             raise ValueError(
-                f"unknown optimizer {self.optimizer!r}; choose one of "
-                f"{', '.join(map(repr, OPTIMIZERS))}"
+                "line_search=True needs full-batch descent (batch_size=None) with optimizer "
+                "'sgd' or 'accelerated'"
             )
-        optimizer = self.optimizer
-        if optimizer == "auto":
-            optimizer = "accelerated" if batch_size is None else "asgd"
-        elif optimizer == "accelerated" and batch_size is not None:
-            raise ValueError(
-                "optimizer='accelerated' needs full-batch descent (batch_size=None), "
-                f"got batch_size={batch_size}"
-            )
-        automatic_minibatch = batch_size is not None and learning_rate == "auto"
         if isinstance(self.tol, str) and self.tol == "auto":
-            tol = TOL_FULL_BATCH if batch_size is None else TOL_MINIBATCH
+            tol = TOL_MINIBATCH if batch_size is not None else (
+                TOL_NONSMOOTH if loss in kernels.NONSMOOTH else TOL_FULL_BATCH
+            )
         elif self.tol is None:
             tol = None
         elif isinstance(self.tol, str):
@@ -172,17 +320,27 @@ class _GDBase(ParamsMixin):
                 "random_state must be None, an int, a numpy Generator or SeedSequence, "
                 f"got {type(self.random_state).__name__}"
             )
-        problem_args = dict(
-            loss=kernels.CODES[self.loss],
-            l2=alpha * (1.0 - l1_share),
-            l1=alpha * l1_share,
-            fit_intercept=check_boolean(self.fit_intercept, "fit_intercept"),
+        early_stopping = check_boolean(self.early_stopping, "early_stopping")
+        if early_stopping and tol is None:
+            raise ValueError("early_stopping=True needs a tol (a number or 'auto'), got tol=None")
+        check_boolean(self.warm_start, "warm_start")
+        settings = dict(
+            problem=dict(
+                loss=loss,
+                loss_param=reals["epsilon"],
+                l2=alpha * (1.0 - l1_share),
+                l1=alpha * l1_share,
+                fit_intercept=check_boolean(self.fit_intercept, "fit_intercept"),
+            ),
+            standardize=check_boolean(self.standardize, "standardize"),
+            validation_fraction=reals["validation_fraction"],
         )
         options = Options(
             batch_size=batch_size,
             learning_rate=learning_rate,
-            optimizer=rules.CODES[optimizer],
-            schedule="plateau" if automatic_minibatch else "constant",
+            optimizer=optimizer,
+            schedule=schedule,
+            line_search=line_search,
             max_iter=check_integer(self.max_iter, "max_iter", low=1),
             tol=tol,
             n_iter_no_change=check_integer(self.n_iter_no_change, "n_iter_no_change", low=1),
@@ -190,8 +348,47 @@ class _GDBase(ParamsMixin):
             shuffle_buffer=self._shuffle_buffer_rows(),
             random_state=self.random_state,
             verbose=check_integer(self.verbose, "verbose", low=0),
+            momentum=reals["momentum"],
+            beta1=reals["beta1"],
+            beta2=reals["beta2"],
+            eps=reals["eps"],
+            power_t=reals["power_t"],
+            lr_decay=reals["lr_decay"],
+            plateau_factor=reals["plateau_factor"],
+            callbacks=self._callbacks(),
         )
-        return problem_args, options
+        return settings, options
+
+    def _optimizer(self, batch_size, loss):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"unknown optimizer {self.optimizer!r}; choose one of "
+                f"{', '.join(map(repr, OPTIMIZERS))}"
+            )
+        if self.optimizer == "auto":
+            if batch_size is not None:
+                return rules.ASGD
+            return rules.SGD if loss in kernels.NONSMOOTH else rules.ACCELERATED
+        if self.optimizer == "accelerated" and batch_size is not None:
+            raise ValueError(
+                "optimizer='accelerated' needs full-batch descent (batch_size=None), "
+                f"got batch_size={batch_size}"
+            )
+        return rules.CODES[self.optimizer]
+
+    def _schedule(self, batch_size, optimizer, loss):
+        if self.schedule == "auto":
+            # Steps that settle on their own keep a constant rate; the rest
+            # (noisy gradients, momentum, adaptive or non-smooth steps) halve
+            # it each time the objective stalls.
+            settled = batch_size is None and optimizer in (rules.ACCELERATED, rules.SGD)
+            return "constant" if settled and loss not in kernels.NONSMOOTH else "plateau"
+        if self.schedule not in SCHEDULES:
+            raise ValueError(
+                f"unknown schedule {self.schedule!r}; choose one of "
+                f"{', '.join(map(repr, ('auto',) + SCHEDULES))}"
+            )
+        return self.schedule
 
     def _shuffle_mode(self):
         if isinstance(self.shuffle, str):
@@ -207,11 +404,26 @@ class _GDBase(ParamsMixin):
             return None
         return check_integer(self.shuffle_buffer, "shuffle_buffer", low=1)
 
+    def _callbacks(self):
+        callbacks = self.callbacks
+        if callbacks is None:
+            return ()
+        callbacks = tuple(callbacks) if isinstance(callbacks, (list, tuple)) else (callbacks,)
+        for callback in callbacks:
+            if not callable(callback):
+                raise TypeError(
+                    f"callbacks must be a callable or a list of callables, got {type(callback).__name__}"
+                )
+        return callbacks
+
+    # -- prediction
+
     def decision_function(self, X):
-        """Linear predictor ``X @ coef_ + intercept_``, as float64.
+        """Linear predictor ``X @ coef_.T + intercept_``, as float64.
 
         ``X`` is anything :meth:`fit` takes; tables and Datasets are matched
-        to the fitted features by name.
+        to the fitted features by name. Shape ``(n,)``, or ``(n, K)`` for a
+        multinomial classifier.
         """
         self._check_fitted()
         names = getattr(self, "feature_names_in_", None)
@@ -221,11 +433,12 @@ class _GDBase(ParamsMixin):
                 f"X has {source.n_features} features, but {type(self).__name__} was fitted with "
                 f"{self.n_features_in_}"
             )
-        theta = np.append(self.coef_, self.intercept_)
-        out = np.empty(source.n_rows)
+        theta = self._raw_coefficients()
+        n_out = np.size(self.intercept_)
+        out = np.empty((source.n_rows, n_out))
         for block in source.blocks():
             kernels.predict(block.X, theta, out[block.start : block.start + block.X.shape[0]])
-        return out
+        return out[:, 0] if np.ndim(self.intercept_) == 0 else out
 
     def _scored(self, X, y, sample_weight):
         """Predictions of ``X``, the true targets and the weights, for ``score``."""
@@ -246,46 +459,77 @@ class _GDBase(ParamsMixin):
 class GDRegressor(_GDBase):
     """Linear regression fitted by gradient descent.
 
-    Minimises ``1/(2m) * sum((X @ w + b - y)**2) + penalty(w)``, where the
-    penalty is scikit-learn's SGD one: ``alpha/2 ||w||**2`` (``"l2"``),
-    ``alpha ||w||_1`` (``"l1"``) or
-    ``alpha * (l1_ratio ||w||_1 + (1 - l1_ratio)/2 ||w||**2)`` (``"elasticnet"``).
-    The intercept is never penalised. The 1/(2m) convention makes the gradient
-    ``X.T @ err / m``; texts that write the cost as ``(1/m) sum(err**2)`` use
-    a learning rate half of ours for the same steps.
+    Minimises the mean loss plus ``penalty(w)``, where the penalty is
+    scikit-learn's SGD one: ``alpha/2 ||w||**2`` (``"l2"``), ``alpha ||w||_1``
+    (``"l1"``) or ``alpha * (l1_ratio ||w||_1 + (1 - l1_ratio)/2 ||w||**2)``
+    (``"elasticnet"``). The intercept is never penalised.
+
+    Losses, with ``p = x @ w + b``:
+
+    - ``"squared_error"``: ``(p - y)**2 / 2``. The 1/(2m) cost makes the
+      gradient ``X.T @ err / m``; texts that write the cost as
+      ``(1/m) sum(err**2)`` use a learning rate half of ours for the same steps.
+    - ``"huber"``: squared error for ``|p - y| <= epsilon``, linear beyond.
+    - ``"poisson"``: ``exp(p) - y p``, the Poisson deviance with a log link
+      (targets must be non-negative); scikit-learn's ``PoissonRegressor``.
 
     Parameters
     ----------
-    loss : {"squared_error"}
+    loss : {"squared_error", "huber", "poisson"}
     penalty : {None, "l2", "l1", "elasticnet"}
     alpha : float, penalty strength (ignored when ``penalty=None``)
     l1_ratio : float in [0, 1], the L1 share of ``"elasticnet"``
     fit_intercept : bool
+    standardize : bool
+        Descend in the coordinates of standardized columns (means and
+        standard deviations from one extra pass; X is never rescaled). The
+        objective is unchanged, penalty included, and ``coef_`` is in the
+        data's units; badly scaled features stop slowing descent down. A
+        column of zero variance gets coefficient 0 and a warning.
     batch_size : int or None
         None for full-batch descent, B for mini-batches of B rows, 1 for
         stochastic descent.
+    optimizer : {"auto", "accelerated", "sgd", "asgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"}
+        "auto" is "accelerated" in full batch (plain "sgd" for non-smooth
+        losses) and "asgd" for mini-batches. "accelerated" is Nesterov's
+        method (FISTA, proximal with L1) with adaptive restart, full batch
+        only. "asgd" is SGD whose coefficients are the mean of the iterates
+        from the second epoch on. The rest are the usual rules, with
+        ``momentum``, ``beta1``, ``beta2`` (Adam; RMSProp's decay) and
+        ``eps``.
     learning_rate : "auto" or float
         "auto" takes ``1/L`` in full batch, where ``L`` is the Lipschitz
-        constant of the gradient (power iteration on ``X1.T X1 / m`` plus the
-        L2 share), halving it if a step ever raises the objective. Mini-batch
-        and stochastic descent take ``0.5 / L_B`` with
-        ``L_B = L + (L_max - L)/B``, ``L_max`` being the largest per-row
-        constant. A float fixes the rate.
-    optimizer : {"auto", "accelerated", "sgd", "asgd"}
-        "auto" is "accelerated" in full batch and "asgd" in mini-batch modes.
-        "accelerated" is Nesterov's method (FISTA, proximal with L1) with
-        adaptive restart, full batch only. "sgd" is plain (proximal) descent.
-        "asgd" is SGD whose coefficients are the mean of the iterates from
-        the second epoch on.
+        constant of the gradient (power iteration on ``X1.T X1 / m`` times the
+        loss's curvature bound, plus the L2 share), halving it if a step ever
+        raises the objective. Mini-batches take ``0.5 / L_B`` with
+        ``L_B = L + (L_max - L)/B``, ``L_max`` the largest per-row constant.
+        Momentum rules take ``1 - momentum`` times that; adaptive rules that
+        times the RMS of the first gradient. A float fixes the rate.
+    schedule : {"auto", "constant", "invscaling", "exponential", "cosine", "plateau"}
+        How the rate changes: ``lr / t**power_t`` per step (per epoch in full
+        batch), ``lr * lr_decay**epoch``, a cosine from ``lr`` to 0 over
+        ``max_iter`` epochs, or times ``plateau_factor`` whenever the objective
+        stalls for ``n_iter_no_change`` epochs (the fit then ends when a cut no
+        longer helps). "auto" is "constant" for full-batch "accelerated" and
+        "sgd" on smooth losses, "plateau" otherwise.
+    line_search : bool
+        Backtracking (Armijo) on every full-batch step, from twice the last
+        accepted rate.
+    momentum, beta1, beta2, eps, power_t, lr_decay, plateau_factor : float
     max_iter : int, epochs at most
     tol : "auto", float or None
         Stop when the objective has not improved on its best by more than
         ``tol`` (relative) for ``n_iter_no_change`` epochs. "auto" is 1e-10
-        in full batch and 1e-4 in mini-batch modes. None runs ``max_iter``
-        epochs. Under the automatic mini-batch rate a plateau first halves the
-        rate and restarts the average; the fit stops when a halving no longer
-        improves the objective.
+        in full batch (1e-6 for the hinge) and 1e-4 for mini-batches. 0 runs
+        until the objective stops decreasing at all; None runs ``max_iter``
+        epochs.
     n_iter_no_change : int
+    early_stopping : bool
+        Hold out ``validation_fraction`` of the rows (drawn from
+        ``random_state``, block by block) and stop when their mean loss has
+        not improved by ``tol`` for ``n_iter_no_change`` epochs; the best
+        coefficients are restored.
+    validation_fraction : float in (0, 1)
     shuffle : bool, "exact" or "block"
         How mini-batch epochs order the rows (a fresh order every epoch).
         "exact" is a full permutation; it needs random row access (arrays,
@@ -298,7 +542,13 @@ class GDRegressor(_GDBase):
     shuffle_buffer : "auto" or int
         Rows in the block-shuffle buffer (at least one block); "auto" is four
         blocks.
-    random_state : None, int or numpy Generator, seeds the shuffles
+    random_state : None, int, numpy Generator or SeedSequence
+        Seeds the shuffles and the validation split.
+    warm_start : bool, start ``fit`` from the current coefficients
+    callbacks : callable or list of callables
+        ``callback(epoch, objective, coef)`` after every epoch; returning True
+        stops the fit.
+    epsilon : float, the Huber threshold
     verbose : int, log one line per epoch through the ``fastgd`` logger
 
     Attributes
@@ -306,14 +556,17 @@ class GDRegressor(_GDBase):
     coef_ : ndarray of shape (n_features,)
     intercept_ : float
     n_iter_ : int, epochs run
-    loss_history_ : ndarray, the objective after each epoch (in mini-batch
-        modes, the mean of the batch losses during the epoch)
+    loss_history_ : ndarray, the objective after each epoch (for mini-batches,
+        the mean batch loss during the epoch at the reported coefficients)
+    validation_loss_history_ : ndarray, with early stopping
     converged_ : bool
-    learning_rate_ : float, the rate used (after any halving)
+    learning_rate_ : float, the base rate at the end
     n_features_in_ : int
+    feature_names_in_ : ndarray of str, when fitted on named columns
+    feature_mean_, feature_scale_ : ndarray, with ``standardize=True``
     """
 
-    _LOSSES = ("squared_error",)
+    _LOSSES = ("squared_error", "huber", "poisson")
     _estimator_type = "regressor"
 
     def __init__(self, loss="squared_error", **params):
@@ -321,12 +574,28 @@ class GDRegressor(_GDBase):
 
     __init__.__signature__ = signature_with(_GDBase.__init__, loss="squared_error")
 
-    def _target_encoder(self, raw_blocks, name):
-        return lambda raw: numeric_target(raw, name), None
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """One epoch over ``X``, continuing from the current coefficients and
+        optimizer state. The first call fixes the rate and the standardization."""
+        return self._partial_fit(X, y, sample_weight, None)
+
+    def _target_encoder(self, source, name, classes):
+        poisson = self.loss == "poisson"
+
+        def encode(raw):
+            values = numeric_target(raw, name)
+            if poisson and values.size and values.min() < 0:
+                raise ValueError(
+                    f"loss='poisson' needs non-negative targets; {name} has {values.min()}"
+                )
+            return values
+
+        return encode, None, None
 
     def predict(self, X):
-        """Predicted values, as float64."""
-        return self.decision_function(X)
+        """Predicted values (the mean ``exp(X @ coef_ + intercept_)`` for Poisson)."""
+        decision = self.decision_function(X)
+        return np.exp(decision) if self.loss == "poisson" else decision
 
     def score(self, X, y=None, sample_weight=None):
         """Coefficient of determination R^2 of the prediction."""
@@ -340,45 +609,124 @@ class GDRegressor(_GDBase):
 
 
 class GDClassifier(_GDBase):
-    """Binary linear classifier fitted by gradient descent.
+    """Linear classifier fitted by gradient descent.
 
-    Minimises the mean logistic loss ``log(1 + exp(-y (X @ w + b)))`` with
-    ``y`` in {-1, +1} (``classes_[1]`` is +1) plus the same penalties as
-    :class:`GDRegressor`. Labels may be of any type: 0/1, -1/1, strings.
-    Parameters and attributes are those of :class:`GDRegressor`, with
-    ``loss`` in {"log_loss"} and, once fitted, ``classes_``.
+    Labels may be of any type: 0/1, -1/1, strings. With two classes,
+    ``loss="log_loss"`` is logistic regression on ``y`` in {-1, +1}
+    (``classes_[1]`` is +1) and ``"hinge"`` is a linear SVM; with more, the
+    log loss becomes the softmax cross-entropy over K classes, ``coef_`` has
+    shape (K, n_features) and ``intercept_`` (K,). Penalties and every other
+    parameter are those of :class:`GDRegressor`, plus:
+
+    Parameters
+    ----------
+    class_weight : None, "balanced" or dict
+        Multiplies each row's weight by its class's: ``n / (K * count)`` for
+        "balanced", or the dict's value (1 for classes not in it).
     """
 
-    _LOSSES = ("log_loss",)
+    _LOSSES = ("log_loss", "hinge")
     _estimator_type = "classifier"
 
-    def __init__(self, loss="log_loss", **params):
+    def __init__(self, loss="log_loss", *, class_weight=None, **params):
         super().__init__(loss, **params)
+        self.class_weight = class_weight
 
-    __init__.__signature__ = signature_with(_GDBase.__init__, loss="log_loss")
+    __init__.__signature__ = signature_with(
+        _GDBase.__init__, extra=(("class_weight", None),), loss="log_loss"
+    )
 
-    def _target_encoder(self, raw_blocks, name):
-        classes = None
-        for raw in raw_blocks:
+    def partial_fit(self, X, y=None, sample_weight=None, classes=None):
+        """One epoch over ``X``, continuing from the current coefficients and
+        optimizer state. The first call needs every class in ``classes``."""
+        return self._partial_fit(X, y, sample_weight, classes)
+
+    def _validate_params(self):
+        settings, options = super()._validate_params()
+        if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
+            raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {self.class_weight!r}")
+        return settings, options
+
+    def _target_encoder(self, source, name, classes):
+        labels, counts = [], []
+        for raw in source.raw_targets():
             if raw.dtype.kind == "f" and not np.all(np.isfinite(raw)):
                 raise ValueError(f"{name} contains NaN or infinity; class labels must be finite")
-            seen = np.unique(raw)
-            classes = seen if classes is None else np.union1d(classes, seen)
-        if classes.shape[0] != 2:
+            block_labels, block_counts = np.unique(raw, return_counts=True)
+            labels.append(block_labels)
+            counts.append(block_counts)
+        seen, where = np.unique(np.concatenate(labels), return_inverse=True)
+        counts = np.bincount(where, weights=np.concatenate(counts))
+        if classes is None:
+            classes = seen
+        unknown = np.setdiff1d(seen, classes)
+        if unknown.size:
+            raise ValueError(f"{name} has labels not in classes: {unknown[:10].tolist()}")
+        if classes.shape[0] < 2:
             raise ValueError(
-                f"GDClassifier needs exactly 2 classes in {name}, got {classes.shape[0]}: "
-                f"{classes[:10].tolist()}; multinomial (more than 2 classes) is not supported yet"
+                f"GDClassifier needs at least 2 classes in {name}, got {classes.shape[0]}: "
+                f"{classes[:10].tolist()}"
             )
-        return (lambda raw: np.where(raw == classes[1], 1.0, -1.0)), classes
+        if classes.shape[0] > 2 and self.loss != "log_loss":
+            raise ValueError(
+                f"loss={self.loss!r} handles 2 classes; {name} has {classes.shape[0]}: use "
+                "loss='log_loss' for the multinomial model"
+            )
+        if classes.shape[0] == 2:
+            def encode(raw):
+                return np.where(raw == classes[1], 1.0, -1.0)
+        else:
+            def encode(raw):
+                return np.searchsorted(classes, raw).astype(np.float64)
+        weights = self._class_weights(classes, seen, counts)
+        reweight = None
+        if weights is not None:
+            def reweight(raw):
+                return weights[np.searchsorted(classes, raw)]
+        return encode, reweight, classes
+
+    def _with_classes(self, settings, classes):
+        if len(classes) > 2:
+            multinomial = dict(settings["problem"], loss=kernels.MULTINOMIAL, n_out=len(classes))
+            return dict(settings, problem=multinomial)
+        return settings
+
+    def _class_weights(self, classes, seen, counts):
+        """Per-class weight multipliers, or None without ``class_weight``."""
+        if self.class_weight is None:
+            return None
+        if isinstance(self.class_weight, str):
+            per_class = np.zeros(len(classes))
+            per_class[np.searchsorted(classes, seen)] = counts
+            with np.errstate(divide="ignore"):
+                return np.where(per_class > 0, per_class.sum() / (len(classes) * per_class), 0.0)
+        weights = np.ones(len(classes))
+        for label, value in self.class_weight.items():
+            where = np.flatnonzero(classes == label)
+            if not where.size:
+                raise ValueError(
+                    f"class_weight has the label {label!r}, which is not a class: {classes.tolist()}"
+                )
+            weights[where] = check_real(value, f"class_weight[{label!r}]", low=0.0)
+        return weights
 
     def predict(self, X):
         """Predicted class labels."""
         self._check_fitted()
-        return self.classes_[(self.decision_function(X) > 0).astype(np.intp)]
+        decision = self.decision_function(X)
+        if decision.ndim == 2:
+            return self.classes_[np.argmax(decision, axis=1)]
+        return self.classes_[(decision > 0).astype(np.intp)]
 
     def predict_proba(self, X):
-        """Probabilities of ``classes_[0]`` and ``classes_[1]``, shape (n, 2)."""
-        p1 = _sigmoid(self.decision_function(X))
+        """Class probabilities, shape (n, n_classes); rows sum to 1."""
+        if self.loss != "log_loss":
+            raise AttributeError(f"probabilities are not available for loss={self.loss!r}")
+        decision = self.decision_function(X)
+        if decision.ndim == 2:
+            shifted = np.exp(decision - decision.max(axis=1, keepdims=True))
+            return shifted / shifted.sum(axis=1, keepdims=True)
+        p1 = _sigmoid(decision)
         return np.column_stack([1.0 - p1, p1])
 
     def score(self, X, y=None, sample_weight=None):
@@ -396,7 +744,7 @@ def _sigmoid(z):
     return out
 
 
-def fit(X, y, *, sample_weight=None, **params):
+def fit(X, y=None, *, sample_weight=None, **params):
     """Fit a linear model without an estimator object.
 
     ``params`` are those of :class:`GDRegressor`, or of :class:`GDClassifier`

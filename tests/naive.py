@@ -47,3 +47,41 @@ def batch_gd(X, y, learning_rate, n_iter, fit_intercept=True):
         if fit_intercept:
             b = b - learning_rate * grad_b
     return w, b
+
+
+def minibatch_path(X, y, rule, lr, epochs, batch_size, momentum=0.9, beta1=0.9, beta2=0.999,
+                   eps=1e-8, rate=None):
+    """Least squares by the textbook update rules, batches in stored order.
+
+    ``rate(t, epoch)`` gives the rate of step ``t`` (from 1); by default ``lr``.
+    """
+    m, d = X.shape
+    theta = np.zeros(d + 1)
+    X1 = np.column_stack([X, np.ones(m)])
+    v = np.zeros(d + 1)
+    s = np.zeros(d + 1)
+    t = 0
+    for epoch in range(1, epochs + 1):
+        for start in range(0, m, batch_size):
+            xb, yb = X1[start : start + batch_size], y[start : start + batch_size]
+            g = xb.T @ (xb @ theta - yb) / len(yb)
+            t += 1
+            step = lr if rate is None else rate(t, epoch)
+            if rule == "sgd":
+                theta = theta - step * g
+            elif rule in ("momentum", "nesterov"):
+                v = momentum * v + g
+                theta = theta - step * (g + momentum * v if rule == "nesterov" else v)
+            elif rule == "adagrad":
+                s = s + g * g
+                theta = theta - step * g / (np.sqrt(s) + eps)
+            elif rule == "rmsprop":
+                s = beta2 * s + (1 - beta2) * g * g
+                theta = theta - step * g / (np.sqrt(s) + eps)
+            elif rule == "adam":
+                v = beta1 * v + (1 - beta1) * g
+                s = beta2 * s + (1 - beta2) * g * g
+                theta = theta - step * (v / (1 - beta1**t)) / (np.sqrt(s / (1 - beta2**t)) + eps)
+            else:
+                raise ValueError(rule)
+    return theta

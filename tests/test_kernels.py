@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import fastgd
-from fastgd import kernels, solver
+from fastgd import kernels, problem, solver
 from fastgd._config import CHUNK_ROWS
 from fastgd._validation import readonly
-from fastgd.optim import epoch, rules
+from fastgd.optim import epoch, rules, space
 
 from .datasets import make_classification, make_regression
 from .naive import gradient_sums, loss_terms, objective
@@ -22,7 +22,7 @@ LOSSES = {"squared_error": kernels.SQUARED_ERROR, "log_loss": kernels.LOG_LOSS}
 
 
 def full_pass(X, y, theta, loss, sw=NO_WEIGHTS, idx=ALL_ROWS):
-    return kernels.full_pass(readonly(X), readonly(y), readonly(sw), theta, loss, idx, CHUNK_ROWS)
+    return kernels.full_pass(readonly(X), readonly(y), readonly(sw), theta, loss, 0.0, 1, idx, CHUNK_ROWS)
 
 
 @settings(max_examples=200, deadline=None)
@@ -35,17 +35,17 @@ def test_loss_and_derivative_match_definition_and_finite_differences(name, p, y)
     if name == "log_loss":
         y = 1.0 if y >= 0 else -1.0
     code = LOSSES[name]
-    value, derivative = kernels.loss_grad(code, p, y)
+    value, derivative = kernels.loss_grad(code, p, y, 0.0)
     assert value == pytest.approx(loss_terms(np.array(p), y, name), rel=1e-12, abs=1e-300)
     h = 1e-5 * max(1.0, abs(p))
-    central = (kernels.loss_grad(code, p + h, y)[0] - kernels.loss_grad(code, p - h, y)[0]) / (2 * h)
+    central = (kernels.loss_grad(code, p + h, y, 0.0)[0] - kernels.loss_grad(code, p - h, y, 0.0)[0]) / (2 * h)
     assert derivative == pytest.approx(central, rel=1e-6, abs=1e-8)
 
 
 def test_log_loss_is_finite_for_extreme_margins():
     for p in (-800.0, 800.0):
         for y in (-1.0, 1.0):
-            value, derivative = kernels.loss_grad(kernels.LOG_LOSS, p, y)
+            value, derivative = kernels.loss_grad(kernels.LOG_LOSS, p, y, 0.0)
             assert np.isfinite(value) and np.isfinite(derivative)
             assert value == pytest.approx(np.logaddexp(0.0, -y * p), rel=1e-12)
 
@@ -85,17 +85,19 @@ def test_objective_gradient_matches_central_differences(loss):
     if loss == "log_loss":
         y = np.where(y > 1.5, 1.0, -1.0)
     sw = np.random.default_rng(4).uniform(0.5, 2.0, len(y))
-    problem = solver.Problem(
+    objective_problem = problem.Problem(
         source=fastgd.data.ArraySource(X, y=y, w=sw), loss=LOSSES[loss], l2=0.3, fit_intercept=True
     )
     theta = np.random.default_rng(5).standard_normal(6) * 0.2
 
     def f(t):
-        return problem.objective(problem.sums(t), t)
+        return objective_problem.objective(objective_problem.sums(t), t)
 
-    sums = problem.sums(theta)
+    sums = objective_problem.sums(theta)
     grad = np.empty(6)
-    rules.gradient(sums, 1.0 / sums[7], theta, problem.l2, True, grad)
+    l2w, _, mask = objective_problem.weights
+    rules.gradient(sums, 1.0 / sums[7], mask, grad)
+    grad += l2w * theta  # the penalty's gradient, which the rules apply by its prox
     h = 1e-6
     central = [(f(theta + h * e) - f(theta - h * e)) / (2 * h) for e in np.eye(6)]
     np.testing.assert_allclose(grad, central, rtol=1e-6, atol=1e-9)
@@ -151,8 +153,8 @@ def _record_first_argument(monkeypatch, module, name):
 @pytest.mark.parametrize("batch_size", [None, 64])
 def test_float32_input_reaches_the_kernel_without_a_copy(monkeypatch, batch_size):
     X, y, _ = make_regression(5000, 6, dtype=np.float32)
-    name = "full_pass" if batch_size is None else "minibatch_epoch"
-    seen = _record_first_argument(monkeypatch, solver, name)
+    module, name = (problem, "full_pass") if batch_size is None else (solver, "minibatch_epoch")
+    seen = _record_first_argument(monkeypatch, module, name)
     fastgd.GDRegressor(batch_size=batch_size, max_iter=3, tol=None).fit(X, y)
     assert seen
     for arg in seen:
@@ -162,7 +164,8 @@ def test_float32_input_reaches_the_kernel_without_a_copy(monkeypatch, batch_size
 
 KERNELS = [
     kernels.full_pass, kernels.predict, kernels.column_stats, kernels.accumulate,
-    kernels.loss_grad, epoch.minibatch_epoch, rules.update, rules.gradient,
+    kernels.loss_sum, kernels.loss_grad, kernels.softmax_loss_grad, epoch.minibatch_epoch,
+    rules.update, rules.gradient, space.to_raw, space.gradient_to_standard,
 ]
 
 

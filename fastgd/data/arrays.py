@@ -75,8 +75,9 @@ class ArraySource(Source):
     def raw_targets(self):
         yield self._raw_y
 
-    def with_target(self, encode):
+    def with_target(self, encode, reweight=None):
         y = None if encode is None else np.asarray(encode(self._raw_y), dtype=np.float64)
-        return ArraySource(
-            self._X, y, None if not self.weighted else self._w, self._raw_y, self.feature_names
-        )
+        w = self._w if self.weighted else None
+        if reweight is not None:
+            w = reweight(self._raw_y) * (1.0 if w is None else w)
+        return ArraySource(self._X, y, w, self._raw_y, self.feature_names)

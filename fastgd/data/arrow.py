@@ -36,6 +36,7 @@ class ArrowSource(Source):
         self._features = list(features)
         self._tensor = tensor
         self._encode = None
+        self._reweight = None
         self.dtype = np.dtype(dtype)
         self.target = target
         self.weight = weight
@@ -52,7 +53,7 @@ class ArrowSource(Source):
 
     def _columns(self):
         extra = [self.target] if self.has_target else []
-        return self._features + extra + ([self.weight] if self.weighted else [])
+        return self._features + extra + ([self.weight] if self.weight is not None else [])
 
     def _features_view(self, table):
         """Zero-copy (rows, d) features of a tensor column of the kernel dtype, or None."""
@@ -82,9 +83,14 @@ class ArrowSource(Source):
                 X[:, j] = _numbers(table.column(name), name)
 
     def _targets_into(self, table, y, w):
+        raw = None if y is None else _numbers(table.column(self.target), self.target)
         if y is not None:
-            y[:] = self._encode(_numbers(table.column(self.target), self.target))
-        if w is not None:
+            y[:] = self._encode(raw)
+        if w is None:
+            return
+        if self.weight is None:
+            w[:] = 1.0
+        else:
             w[:] = _numbers(table.column(self.weight), self.weight)
             bad = ~(np.isfinite(w) & (w >= 0))
             if bad.any():
@@ -92,6 +98,8 @@ class ArrowSource(Source):
                     f"weight column {self.weight!r} has the value {w[np.argmax(bad)]}; "
                     "weights must be finite and >= 0"
                 )
+        if self._reweight is not None:
+            w *= self._reweight(raw)
 
     def fill(self, k, X, y, w):
         table = self._reader.read(k, self._columns())
@@ -131,11 +139,13 @@ class ArrowSource(Source):
         for k in range(self.n_blocks):
             yield _numbers(self._reader.read(k, [self.target]).column(0), self.target)
 
-    def with_target(self, encode):
+    def with_target(self, encode, reweight=None):
         other = object.__new__(ArrowSource)
         other.__dict__.update(self.__dict__)
         other._encode = encode
+        other._reweight = reweight if encode is not None else None
         other.has_target = encode is not None
+        other.weighted = self.weight is not None or other._reweight is not None
         return other
 
 

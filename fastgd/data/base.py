@@ -8,6 +8,11 @@ from .._config import block_rows
 from .._validation import readonly
 
 
+NO_WEIGHTS = readonly(np.empty(0))
+#: An empty row order: the kernels then visit every row in its stored order.
+ALL_ROWS = readonly(np.empty(0, np.int64))
+
+
 class Block(NamedTuple):
     """Rows ``start, start + 1, ...`` of a source, ready for the kernels."""
 
@@ -18,11 +23,8 @@ class Block(NamedTuple):
     y: np.ndarray | None
     #: (rows,) float64 weights, or an empty array for unit weights.
     w: np.ndarray
-
-
-NO_WEIGHTS = readonly(np.empty(0))
-#: An empty row order: the kernels then visit rows in their stored order.
-ALL_ROWS = readonly(np.empty(0, np.int64))
+    #: Which rows of ``X`` belong to the data (never empty), or ALL_ROWS.
+    rows: np.ndarray = ALL_ROWS
 
 
 class Source:
@@ -68,6 +70,15 @@ class Source:
         """Yield all rows as :class:`Block` objects, in order (buffers may be reused)."""
         raise NotImplementedError
 
+    def sequential(self):
+        """Natural blocks in stored order, as :class:`Block` objects."""
+        for k in range(self.n_blocks):
+            yield self.block(k)
+
+    def selected(self, k):
+        """Rows of natural block ``k`` that belong to the data; None for all."""
+        return None
+
     def block(self, k):
         """Natural block ``k`` as a :class:`Block` (may live in a reused buffer)."""
         rows = int(self.block_sizes[k])
@@ -102,10 +113,12 @@ class Source:
         """Yield the raw target values, block by block."""
         raise NotImplementedError
 
-    def with_target(self, encode):
+    def with_target(self, encode, reweight=None):
         """A source whose blocks carry ``encode(raw targets)`` as float64 ``y``.
 
-        ``encode=None`` gives a source without targets, for prediction.
+        ``reweight(raw targets)``, when given, multiplies the row weights (for
+        class weights). ``encode=None`` gives a source without targets, for
+        prediction.
         """
         raise NotImplementedError
 

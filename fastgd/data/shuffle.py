@@ -12,8 +12,10 @@ Every plan draws from the generator in the same sequence for sources with
 the same block sizes, so such sources give bit-identical fits.
 """
 
+import numpy as np
+
 from .._validation import readonly
-from .base import ALL_ROWS, NO_WEIGHTS
+from .base import NO_WEIGHTS
 
 
 class EpochPlan:
@@ -34,29 +36,39 @@ class EpochPlan:
         source = self.source
         if self.shuffle == "exact":
             block = source.rows()
-            yield block.X, block.y, block.w, readonly(rng.permutation(source.n_rows))
+            order = rng.permutation(source.n_rows)
+            if len(block.rows):
+                order = block.rows[order]
+            yield block.X, block.y, block.w, readonly(order)
         elif self.shuffle is None:
-            for k in range(source.n_blocks):
-                block = source.block(k)
-                yield block.X, block.y, block.w, ALL_ROWS
+            for block in source.sequential():
+                yield block.X, block.y, block.w, block.rows
         else:
             yield from self._block_shuffle(rng)
 
     def _block_shuffle(self, rng):
-        sizes = self.source.block_sizes
+        source = self.source
+        sizes = source.block_sizes
         X, y, w = self._buffers
         group = []
-        for k in [*rng.permutation(self.source.n_blocks), None]:
+        for k in [*rng.permutation(source.n_blocks), None]:
             held = sum(int(sizes[j]) for j in group)
             if group and (k is None or held + sizes[k] > self.capacity):
-                offset = 0
+                offset, positions = 0, []
                 for j in group:
                     stop = offset + int(sizes[j])
                     part = None if w is None else w[offset:stop]
-                    self.source.fill(j, X[offset:stop], y[offset:stop], part)
+                    source.fill(j, X[offset:stop], y[offset:stop], part)
+                    chosen = source.selected(j)
+                    positions.append(np.arange(offset, stop) if chosen is None else offset + chosen)
                     offset = stop
+                positions = np.concatenate(positions)
+                order = rng.permutation(len(positions))
+                if len(positions) < held:
+                    order = positions[order]
                 weights = NO_WEIGHTS if w is None else readonly(w[:held])
-                yield readonly(X[:held]), readonly(y[:held]), weights, readonly(rng.permutation(held))
+                if len(order):
+                    yield readonly(X[:held]), readonly(y[:held]), weights, readonly(order)
                 group = []
             if k is not None:
                 group.append(k)

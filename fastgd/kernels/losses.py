@@ -1,7 +1,9 @@
 """Per-row losses, selected by integer code inside compiled loops.
 
-Each loss returns ``(loss, dloss/dp)`` for a prediction ``p`` and target
-``y``. Classification targets are encoded as -1/+1 by the estimator.
+A single-output loss returns ``(loss, dloss/dp)`` for a prediction ``p`` and
+target ``y``; ``param`` is the loss's one parameter (Huber's epsilon).
+Binary classification targets are encoded as -1/+1, multinomial ones as the
+class index.
 """
 
 import math
@@ -15,16 +17,34 @@ LOG_LOSS = 1
 #: ``p**2 / 2``, ignoring the target: its gradient sum is ``X1.T @ X1 @ v``,
 #: which power iteration needs to estimate the curvature of the data.
 GRAM = 2
+HUBER = 3
+POISSON = 4
+HINGE = 5
+#: Softmax cross-entropy over K outputs; see :func:`softmax_loss_grad`.
+MULTINOMIAL = 6
 
-CODES = {"squared_error": SQUARED_ERROR, "log_loss": LOG_LOSS}
+CODES = {
+    "squared_error": SQUARED_ERROR,
+    "huber": HUBER,
+    "poisson": POISSON,
+    "log_loss": LOG_LOSS,
+    "hinge": HINGE,
+}
 
 #: Bound on the second derivative of each loss in ``p``: the gradient's
 #: Lipschitz constant is this times the largest eigenvalue of ``X1.T X1 / m``.
-CURVATURE = {SQUARED_ERROR: 1.0, LOG_LOSS: 0.25, GRAM: 1.0}
+#: Poisson's is unbounded: its curvature at the starting point is estimated
+#: instead. Hinge is not smooth: its step is that of squared error and decays
+#: on plateaus. Softmax's Hessian in the logits is at most ``I / 2``.
+CURVATURE = {
+    SQUARED_ERROR: 1.0, LOG_LOSS: 0.25, GRAM: 1.0, HUBER: 1.0, HINGE: 1.0, MULTINOMIAL: 0.5,
+}
+#: Losses without a Lipschitz gradient: no acceleration, plateau step decay.
+NONSMOOTH = {HINGE}
 
 
 @njit(**JIT)
-def loss_grad(code, p, y):
+def loss_grad(code, p, y, param):
     """Loss and its derivative with respect to the prediction ``p``."""
     if code == SQUARED_ERROR:
         e = p - y
@@ -39,4 +59,38 @@ def loss_grad(code, p, y):
         return math.log1p(ez), -y * ez / (1.0 + ez)
     if code == GRAM:
         return 0.5 * p * p, p
+    if code == HUBER:
+        e = p - y
+        if abs(e) <= param:
+            return 0.5 * e * e, e
+        return param * (abs(e) - 0.5 * param), param if e > 0.0 else -param
+    if code == POISSON:
+        # exp(p) - y p: the Poisson deviance / 2 without its constant part.
+        mu = math.exp(p)
+        return mu - y * p, mu - y
+    if code == HINGE:
+        margin = y * p
+        if margin < 1.0:
+            return 1.0 - margin, -y
+        return 0.0, 0.0
     return math.nan, math.nan
+
+
+@njit(**JIT)
+def softmax_loss_grad(p, label, r):
+    """Softmax cross-entropy of logits ``p`` for class ``label``.
+
+    Writes ``d loss / d p`` (softmax minus one-hot) into ``r``; returns the
+    loss ``logsumexp(p) - p[label]``.
+    """
+    top = p[0]
+    for k in range(1, p.shape[0]):
+        top = max(top, p[k])
+    total = 0.0
+    for k in range(p.shape[0]):
+        r[k] = math.exp(p[k] - top)
+        total += r[k]
+    for k in range(p.shape[0]):
+        r[k] /= total
+    r[label] -= 1.0
+    return top + math.log(total) - p[label]

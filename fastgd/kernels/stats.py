@@ -1,4 +1,4 @@
-"""One pass of column statistics: shifted sums, sums of squares, row norms."""
+"""One pass of column statistics: shifted sums, sums of squares, row extremes."""
 
 import numpy as np
 from numba import njit, prange
@@ -7,21 +7,25 @@ from .._config import JIT
 
 
 @njit(parallel=True, **JIT)
-def column_stats(X, sw, shift, chunk_rows):
+def column_stats(X, sw, shift, center, inv_scale, idx, chunk_rows):
     """Weighted column sums of ``X - shift`` and of its square, and row extremes.
 
     Shifting by a value close to the column means (the first row will do) keeps
-    the variance ``(S2 - S1**2 / W) / W`` free of cancellation.
+    the variance ``(S2 - S1**2 / W) / W`` free of cancellation. Row norms are
+    taken of ``(x - center) * inv_scale``. ``idx``, when non-empty, selects
+    the rows.
 
     Returns
     -------
     sums : (2, d) float64 array
         Sum of ``s * (x - shift)`` and of ``s * (x - shift)**2`` per column.
     extremes : (3,) float64 array
-        Largest ``s * ||x||**2`` over rows, the weight sum and the largest
+        Largest ``s * ||(x - center) * inv_scale||**2`` over rows, the weight sum and the largest
         weight, where ``s`` is the row's weight (1 when ``sw`` is empty).
     """
-    n, d = X.shape
+    d = X.shape[1]
+    gather = idx.shape[0] > 0
+    n = idx.shape[0] if gather else X.shape[0]
     n_chunks = (n + chunk_rows - 1) // chunk_rows
     parts = np.zeros((n_chunks, 2, d))
     part_extremes = np.zeros((n_chunks, 3))
@@ -31,7 +35,8 @@ def column_stats(X, sw, shift, chunk_rows):
         norm_max = 0.0
         weight_sum = 0.0
         weight_max = 0.0
-        for i in range(c * chunk_rows, min(n, (c + 1) * chunk_rows)):
+        for k in range(c * chunk_rows, min(n, (c + 1) * chunk_rows)):
+            i = idx[k] if gather else k
             s = sw[i] if weighted else 1.0
             norm = 0.0
             for j in range(d):
@@ -39,7 +44,8 @@ def column_stats(X, sw, shift, chunk_rows):
                 z = x - shift[j]
                 part[0, j] += s * z
                 part[1, j] += s * z * z
-                norm += x * x
+                u = (x - center[j]) * inv_scale[j]
+                norm += u * u
             norm_max = max(norm_max, s * norm)
             weight_sum += s
             weight_max = max(weight_max, s)

@@ -5,19 +5,23 @@ from numba import njit
 
 from .._config import JIT
 from ..kernels.fused import accumulate, loss_sum
-from .rules import averaging, gradient, update
+from .rules import POWER_T, averaging, gradient, update
+from .space import gradient_to_standard, to_raw
 
 
 @njit(**JIT)
 def minibatch_epoch(
-    X, y, sw, idx, batch_size, loss, theta, state, t, rule, lr, hyper, l2, l1,
-    fit_intercept, inv_mean_weight,
+    X, y, sw, idx, batch_size, loss, param, n_out, theta, raw, state, t, rule, lr, hyper,
+    l2w, l1w, mask, inv_mean_weight, mean, inv_scale, standardized,
 ):
     """Run consecutive mini-batches over the rows of ``X`` in ``idx`` order.
 
-    The batch gradient is the sum over its rows divided by the batch size and
-    by the mean sample weight, an unbiased estimate of the full gradient.
-    ``theta`` and ``state`` are updated in place.
+    ``theta`` (the solver's coordinates) and ``state`` are updated in place;
+    ``raw`` holds the same parameters in data units for the kernels (it may
+    be ``theta`` itself when ``standardized`` is False). The batch gradient is
+    the sum over its rows divided by the batch size and by the mean sample
+    weight: an unbiased estimate of the full gradient. With ``hyper[POWER_T]
+    > 0`` the rate of step ``t`` is ``lr / t**power_t``.
 
     Returns
     -------
@@ -29,20 +33,30 @@ def minibatch_epoch(
         The step count after the epoch.
     """
     n = idx.shape[0] if idx.shape[0] > 0 else X.shape[0]
-    d = X.shape[1]
-    g = np.empty(d + 1)
-    grad = np.empty(d + 1)
+    P = theta.shape[0]
+    g = np.empty(P)
+    grad = np.empty(P)
+    shown = np.empty(P)
+    power_t = hyper[POWER_T]
     loss_total = 0.0
     weight_total = 0.0
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
         g[:] = 0.0
-        batch_loss, batch_weight = accumulate(X, y, sw, theta, loss, idx, start, stop, g)
+        batch_loss, batch_weight = accumulate(X, y, sw, raw, loss, param, n_out, idx, start, stop, g)
         if averaging(rule, t, hyper):
-            batch_loss = loss_sum(X, y, sw, state[0], loss, idx, start, stop)
+            if standardized:
+                to_raw(state[0], mean, inv_scale, n_out, shown)
+            else:
+                shown[:] = state[0]
+            batch_loss = loss_sum(X, y, sw, shown, loss, param, n_out, idx, start, stop)
         loss_total += batch_loss
         weight_total += batch_weight
-        gradient(g, inv_mean_weight / (stop - start), theta, l2, fit_intercept, grad)
+        if standardized:
+            gradient_to_standard(g, mean, inv_scale, n_out)
+        gradient(g, inv_mean_weight / (stop - start), mask, grad)
         t += 1
-        update(rule, theta, grad, state, t, lr, hyper, l1)
+        update(rule, theta, grad, state, t, lr / t**power_t if power_t > 0.0 else lr, hyper, l2w, l1w)
+        if standardized:
+            to_raw(theta, mean, inv_scale, n_out, raw)
     return loss_total, weight_total, t

@@ -1,0 +1,220 @@
+"""What to minimise: data, loss, penalty and coordinates. No solver state here."""
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from . import kernels
+from ._config import CHUNK_ROWS
+from ._validation import first_nonfinite
+from .exceptions import DivergenceError
+from .kernels import column_stats, full_pass
+from .optim import stepsize
+from .optim.space import from_raw, gradient_to_standard, to_raw
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The objective over the rows ``(x_i, y_i, s_i)`` of ``source``.
+
+    ``sum_i s_i * loss(p_i, y_i) / sum_i s_i + l2 / 2 * ||w||**2 + l1 * ||w||_1``
+    with ``p_i = x_i @ w + b`` (one row of ``w``, ``b`` per output for the
+    softmax). Intercepts are never penalised.
+
+    With ``mean`` and ``scale`` (standardization) the solver's coordinates are
+    those of the standardized columns (see :mod:`fastgd.optim.space`) while
+    the objective, penalty included, stays the one above in data units: the
+    standardization changes the path, not the answer. A column of scale 0 has
+    its weight fixed at 0.
+    """
+
+    source: object
+    loss: int
+    loss_param: float = 0.0
+    n_out: int = 1
+    l2: float = 0.0
+    l1: float = 0.0
+    fit_intercept: bool = True
+    mean: np.ndarray | None = None
+    scale: np.ndarray | None = None
+
+    @property
+    def n_features(self):
+        return self.source.n_features
+
+    @property
+    def n_params(self):
+        return self.n_out * (self.n_features + 1)
+
+    @property
+    def standardized(self):
+        return self.mean is not None
+
+    @cached_property
+    def center(self):
+        return np.zeros(self.n_features) if self.mean is None else self.mean
+
+    @cached_property
+    def inv_scale(self):
+        if self.scale is None:
+            return np.ones(self.n_features)
+        return np.divide(1.0, self.scale, out=np.zeros(self.n_features), where=self.scale > 0)
+
+    @cached_property
+    def weights(self):
+        """Per-parameter ``(l2w, l1w, mask)``: penalty weights and trainable mask."""
+        d = self.n_features
+        inv = self.inv_scale
+        l2w = np.zeros((self.n_out, d + 1))
+        l1w = np.zeros((self.n_out, d + 1))
+        mask = np.zeros((self.n_out, d + 1))
+        l2w[:, :d] = self.l2 * inv * inv
+        l1w[:, :d] = self.l1 * inv
+        mask[:, :d] = inv > 0
+        mask[:, d] = self.fit_intercept
+        return l2w.ravel(), l1w.ravel(), mask.ravel()
+
+    # -- coordinates
+
+    def raw(self, theta, n_out=None):
+        """Parameters in data units (``theta`` itself when not standardized)."""
+        if not self.standardized:
+            return theta
+        out = np.empty_like(theta)
+        to_raw(theta, self.center, self.inv_scale, n_out or self.n_out, out)
+        return out
+
+    def from_data_units(self, raw):
+        """Solver coordinates of parameters given in data units."""
+        if not self.standardized:
+            return raw.copy()
+        theta = np.empty_like(raw)
+        from_raw(raw, self.center, np.where(self.inv_scale > 0, self.scale, 0.0), self.n_out, theta)
+        return theta
+
+    # -- passes
+
+    def sums(self, theta, loss=None, n_out=None):
+        """Gradient (in solver coordinates), loss and weight sums: ``(P + 2,)``."""
+        loss = self.loss if loss is None else loss
+        n_out = n_out or self.n_out
+        raw = self.raw(theta, n_out)
+        total = np.zeros(theta.shape[0] + 2)
+        for block in self.source.blocks():
+            total += full_pass(
+                block.X, block.y, block.w, raw, loss, self.loss_param, n_out, block.rows, CHUNK_ROWS
+            )
+        if self.standardized:
+            gradient_to_standard(total, self.center, self.inv_scale, n_out)
+        return total
+
+    def penalty(self, theta):
+        l2w, l1w, _ = self.weights
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported, not warned
+            return 0.5 * float(l2w @ (theta * theta)) + float(l1w @ np.abs(theta))
+
+    def objective(self, sums, theta):
+        P = theta.shape[0]
+        return sums[P] / sums[P + 1] + self.penalty(theta)
+
+    def mean_loss(self, theta):
+        """The mean loss without the penalty (a validation score)."""
+        sums = self.sums(theta)
+        return sums[-2] / sums[-1]
+
+    def column_moments(self):
+        """Weighted ``(mean, std, root mean square)`` of each column, in one pass."""
+        shift, sums, extremes = self._stats(np.zeros(self.n_features), np.ones(self.n_features))
+        weight = extremes[1]
+        mean = shift + sums[0] / weight
+        variance = np.maximum(sums[1] / weight - (sums[0] / weight) ** 2, 0.0)
+        return mean, np.sqrt(variance), np.sqrt(variance + mean * mean)
+
+    def row_extremes(self):
+        """``(max_i s_i ||x_i||**2, sum_i s_i, max_i s_i)`` in solver coordinates."""
+        return self._stats(self.center, self.inv_scale)[2]
+
+    def _stats(self, center, inv_scale):
+        """Shift, column sums and row extremes (see ``column_stats``) over all blocks."""
+        shift = None
+        total = np.zeros((2, self.n_features))
+        norm_max = weight_sum = weight_max = 0.0
+        for block in self.source.blocks():
+            if shift is None:
+                # Any row is close enough to the mean to keep the variance exact.
+                shift = block.X[block.rows[0] if len(block.rows) else 0].astype(np.float64)
+            sums, extremes = column_stats(
+                block.X, block.w, shift, center, inv_scale, block.rows, CHUNK_ROWS
+            )
+            total += sums
+            norm_max = max(norm_max, extremes[0])
+            weight_sum += extremes[1]
+            weight_max = max(weight_max, extremes[2])
+        self.check_finite(total, "measuring the columns")
+        return shift, total, np.array([norm_max, weight_sum, weight_max])
+
+    # -- curvature
+
+    def curvature(self):
+        """Bound on the loss's second derivative in the prediction.
+
+        For Poisson, whose curvature ``exp(p)`` is unbounded, its value at the
+        starting point ``exp(b0) = mean(y)`` is used; the solver halves the
+        step if the objective ever rises.
+        """
+        if self.loss == kernels.POISSON:
+            return self.target_mean()
+        return kernels.CURVATURE[kernels.MULTINOMIAL if self.n_out > 1 else self.loss]
+
+    def target_mean(self):
+        """Weighted mean of the (encoded) target, from one pass."""
+        sums = self.sums(np.zeros(self.n_features + 1), kernels.SQUARED_ERROR, 1)
+        d = self.n_features
+        return -sums[d] / sums[d + 2]
+
+    def lipschitz(self):
+        """Lipschitz constant of the mean loss's gradient, ``L``, in solver coordinates.
+
+        The penalty is left out: the update rules apply it by its proximal
+        operator.
+        """
+        d = self.n_features
+
+        def matvec(v):
+            total = self.sums(v, kernels.GRAM, 1)
+            self.check_finite(total, "estimating the step size")
+            return total[: d + 1] / total[d + 2]
+
+        eig = stepsize.top_eigenvalue(matvec, d + 1, self.fit_intercept)
+        return self.curvature() * eig
+
+    def lipschitz_max(self, extremes):
+        """Largest per-row Lipschitz constant ``L_max``, relative to the mean weight."""
+        norm_max, weight_sum, weight_max = extremes
+        row_max = norm_max + (weight_max if self.fit_intercept else 0.0)
+        mean_weight = weight_sum / self.source.n_rows
+        return self.curvature() * row_max / mean_weight
+
+    # -- errors
+
+    def bad_data(self):
+        """A message naming the first NaN or infinity in the data, or None."""
+        return first_nonfinite(self.source.blocks(), self.source.feature_names)
+
+    def check_finite(self, values, doing, learning_rate=None):
+        """Raise a clear error when ``values`` hold NaN or infinity."""
+        if np.all(np.isfinite(values)):
+            return
+        bad = self.bad_data()
+        if bad is not None:
+            raise ValueError(f"{bad}; remove or impute non-finite values before fitting")
+        if learning_rate is None:
+            raise ValueError(
+                f"the objective overflowed while {doing}; the data values are too large, "
+                "scale them down"
+            )
+        raise DivergenceError(
+            f"the objective became non-finite with learning_rate={learning_rate:.6g}; "
+            f"try a smaller learning_rate (e.g. {learning_rate / 10:.3g}) or learning_rate='auto'"
+        )
