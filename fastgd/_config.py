@@ -18,15 +18,31 @@ JIT = dict(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 #: number of threads.
 CHUNK_ROWS = 1024
 
-#: Target size of one block of rows: the unit in which arrays and in-memory
-#: Arrow tables are converted, streamed and block-shuffled.
-BLOCK_BYTES = 1 << 22
+#: Target size of a *piece*: the unit in which data is converted (another
+#: dtype or layout, Arrow columns) and handed to full-batch passes. Large
+#: enough that a parallel call is worth its start-up.
+PIECE_BYTES = 1 << 22
+
+#: Target size of a *block*: the natural unit of arrays and in-memory tables,
+#: which the block shuffle permutes. Four of them (the default buffer) fit in
+#: a core's L2 cache, where the shuffled reads then land.
+BLOCK_BYTES = 1 << 18
 
 #: Blocks held by the default block-shuffle buffer.
 SHUFFLE_BUFFER_BLOCKS = 4
 
 
-def block_rows(n_features, itemsize=8):
-    """Rows per block: the power of two nearest below ``BLOCK_BYTES`` worth of rows."""
-    rows = max(1, BLOCK_BYTES // (max(n_features, 1) * itemsize))
+def _rows(nbytes, n_features, itemsize):
+    """The power of two nearest below ``nbytes`` worth of rows."""
+    rows = max(1, nbytes // (max(n_features, 1) * itemsize))
     return 1 << (rows.bit_length() - 1)
+
+
+def block_rows(n_features, itemsize=8):
+    """Rows per natural block of an array or in-memory table."""
+    return _rows(BLOCK_BYTES, n_features, itemsize)
+
+
+def piece_rows(n_features, itemsize=8):
+    """Rows per conversion piece."""
+    return _rows(PIECE_BYTES, n_features, itemsize)

@@ -310,9 +310,9 @@ def _minibatch(problem, options, state, monitor):
             state.hyper[rules.AVERAGE_START] = state.t  # average from the second epoch on
         rate = lr * schedule_factor(options, state.epochs + 1)
         loss_sum = weight_total = 0.0
-        for X, y, w, order in plan.units(state.rng):
+        for X, y, w, order, bounds in plan.units(state.rng):
             unit_loss, unit_weight, state.t = minibatch_epoch(
-                X, y, w, order, options.batch_size, problem.loss, problem.loss_param,
+                X, y, w, order, bounds, options.batch_size, problem.loss, problem.loss_param,
                 problem.n_out, theta, raw, state.opt, state.t, rule, rate, state.hyper,
                 l2w, l1w, mask, inv_mean_weight, problem.center, problem.inv_scale,
                 problem.standardized,

@@ -29,7 +29,7 @@ import fastgd
 from fastgd import kernels
 from fastgd._config import CHUNK_ROWS, FASTMATH
 from fastgd.data import ArraySource
-from fastgd.solver import Problem
+from fastgd.problem import Problem
 
 SECTIONS = ["limits", "full_batch", "minibatch", "solution", "sources", "startup"]
 

@@ -164,6 +164,7 @@ def test_float32_input_reaches_the_kernel_without_a_copy(monkeypatch, batch_size
 
 KERNELS = [
     kernels.full_pass, kernels.predict, kernels.column_stats, kernels.accumulate,
+    fastgd.kernels.fused.accumulate_blocked,
     kernels.loss_sum, kernels.loss_grad, kernels.softmax_loss_grad, epoch.minibatch_epoch,
     rules.update, rules.gradient, space.to_raw, space.gradient_to_standard,
 ]

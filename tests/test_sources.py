@@ -14,7 +14,7 @@ from fastgd._config import block_rows
 from .naive import objective
 
 N_ROWS, N_FEATURES = 150_000, 6
-BLOCK = block_rows(N_FEATURES)  # 65536 rows: files below are written in blocks of this size
+BLOCK = block_rows(N_FEATURES)  # 4096 rows: the files below are written in blocks of this size
 NAMES = [f"x{j}" for j in range(N_FEATURES)]
 SOURCES = ["numpy", "memmap", "npy_pair", "ipc", "parquet", "parquet_dir", "pandas", "polars"]
 RANDOM_ACCESS = {"numpy", "memmap", "npy_pair"}
@@ -39,7 +39,7 @@ def data(tmp_path_factory):
     (root / "parts").mkdir()
     for i, start in enumerate(range(0, N_ROWS, BLOCK)):
         part = table.slice(start, BLOCK)
-        pq.write_table(part, root / "parts" / f"part-{i}.parquet", row_group_size=BLOCK)
+        pq.write_table(part, root / "parts" / f"part-{i:03d}.parquet", row_group_size=BLOCK)
     return X, y, table, root
 
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .._config import block_rows
 from .._validation import kernel_dtype, readonly
 from .base import NO_WEIGHTS, Block, Source
 
@@ -36,10 +37,11 @@ class ArraySource(Source):
         self.has_target = y is not None
         self.weighted = w is not None
         self.feature_names = feature_names
-        rows = self.piece_rows
-        self.block_sizes = np.diff(np.r_[np.arange(0, self.n_rows, rows), self.n_rows]).astype(np.int64)
+        self._block = block_rows(self.n_features, self.dtype.itemsize)
+        starts = np.arange(0, self.n_rows, self._block)
+        self.block_sizes = np.diff(np.r_[starts, self.n_rows]).astype(np.int64)
 
-    def _slice(self, start, stop):
+    def _targets(self, start, stop):
         y = None if self._y is None else self._y[start:stop]
         return y, self._w[start:stop]
 
@@ -47,18 +49,23 @@ class ArraySource(Source):
         if self._direct is not None:
             yield Block(0, self._direct, self._y, self._w)
             return
-        for k in range(self.n_blocks):
-            yield self.block(k)
+        piece = self.piece_rows
+        buffer = np.empty((min(piece, self.n_rows), self.n_features), self.dtype)
+        for start in range(0, self.n_rows, piece):
+            stop = min(self.n_rows, start + piece)
+            X = buffer[: stop - start]
+            np.copyto(X, self._X[start:stop], casting="unsafe")
+            yield Block(start, readonly(X), *self._targets(start, stop))
 
     def block(self, k):
         if self._direct is None:
             return super().block(k)
-        start = k * self.piece_rows
-        stop = min(self.n_rows, start + self.piece_rows)
-        return Block(start, self._direct[start:stop], *self._slice(start, stop))
+        start = k * self._block
+        stop = min(self.n_rows, start + self._block)
+        return Block(start, self._direct[start:stop], *self._targets(start, stop))
 
     def fill(self, k, X, y, w):
-        start = k * self.piece_rows
+        start = k * self._block
         stop = start + X.shape[0]
         np.copyto(X, self._X[start:stop], casting="unsafe")
         if y is not None:
@@ -66,11 +73,13 @@ class ArraySource(Source):
         if w is not None:
             w[:] = self._w[start:stop]
 
+    def zero_copy_rows(self):
+        return None if self._direct is None else Block(0, self._direct, self._y, self._w)
+
     def rows(self):
-        X = self._direct
-        if X is None:
-            X = readonly(np.ascontiguousarray(self._X, dtype=self.dtype))
-        return Block(0, X, self._y, self._w)
+        if self._direct is not None:
+            return self.zero_copy_rows()
+        return Block(0, readonly(np.ascontiguousarray(self._X, dtype=self.dtype)), self._y, self._w)
 
     def raw_targets(self):
         yield self._raw_y

@@ -108,24 +108,19 @@ class ArrowSource(Source):
 
     def blocks(self):
         piece = self.piece_rows
-        largest = int(self.block_sizes.max())
-        X_buffer, _, _ = self.allocate(min(piece, largest))
-        _, y_buffer, w_buffer = self.allocate(largest)
-        for k, start in enumerate(self.block_starts()):
-            table = self._reader.read(k, self._columns())
-            view = self._features_view(table)
-            # A zero-copy block goes whole; assembled ones in bounded pieces.
-            step = table.num_rows if view is not None else piece
-            for offset in range(0, table.num_rows, step):
-                part = table.slice(offset, step)
-                rows = part.num_rows
-                X = view
-                if X is None:
-                    X = X_buffer[:rows]
-                    self._features_into(part, X)
-                y, w = (None if b is None else b[:rows] for b in (y_buffer, w_buffer))
-                self._targets_into(part, y, w)
-                yield Block(int(start) + offset, readonly(X), _readonly(y), _weights(w))
+        X_buffer, y_buffer, w_buffer = self.allocate(min(piece, self.n_rows))
+        for start, table in self._reader.pieces(self._columns(), piece):
+            rows = table.num_rows
+            X = self._features_view(table)
+            if X is None:
+                X = X_buffer[:rows]
+                self._features_into(table, X)
+            y, w = (None if b is None else b[:rows] for b in (y_buffer, w_buffer))
+            self._targets_into(table, y, w)
+            yield Block(start, readonly(X), _readonly(y), _weights(w))
+
+    def zero_copy_rows(self):
+        return self.rows() if self.random_access else None
 
     def rows(self):
         if not self.random_access:
@@ -161,23 +156,43 @@ def _numbers(column, name):
     return column.to_numpy(zero_copy_only=False)
 
 
-class TableReader:
-    """An in-memory or memory-mapped table, in fixed slices of ``piece`` rows."""
+class _Reader:
+    """Natural blocks read one at a time; pieces are slices of them."""
 
-    def __init__(self, table, piece):
+    block_sizes: np.ndarray
+
+    def pieces(self, columns, piece):
+        """Yield ``(first_row, table)`` for all rows in order, at most ``piece`` rows each."""
+        start = 0
+        for k, size in enumerate(self.block_sizes):
+            table = self.read(k, columns)
+            for offset in range(0, int(size), piece):
+                yield start + offset, table.slice(offset, piece)
+            start += int(size)
+
+
+class TableReader(_Reader):
+    """An in-memory table, in natural blocks of ``block`` rows."""
+
+    def __init__(self, table, block):
         self._table = table
-        self._piece = piece
+        self._block = block
         n = table.num_rows
-        self.block_sizes = np.diff(np.r_[np.arange(0, n, piece), n]).astype(np.int64)
+        self.block_sizes = np.diff(np.r_[np.arange(0, n, block), n]).astype(np.int64)
 
     def read(self, k, columns):
-        return self._table.select(columns).slice(k * self._piece, self._piece)
+        return self._table.select(columns).slice(k * self._block, self._block)
 
     def whole(self, columns):
         return self._table.select(columns)
 
+    def pieces(self, columns, piece):
+        table = self._table.select(columns)
+        for start in range(0, table.num_rows, piece):
+            yield start, table.slice(start, piece)
 
-class IpcReader:
+
+class IpcReader(_Reader):
     """An Arrow IPC (Feather v2) file, memory-mapped; its record batches are the blocks.
 
     Uncompressed batches are zero-copy views of the map; compressed ones are
@@ -212,7 +227,7 @@ class IpcReader:
         return counts
 
 
-class ParquetReader:
+class ParquetReader(_Reader):
     """Parquet files read through ``pyarrow.dataset``; their row groups are the blocks.
 
     Each block is one row group, decoded when it is needed: memory stays

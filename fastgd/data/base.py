@@ -4,7 +4,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._config import block_rows
+from .._config import piece_rows
 from .._validation import readonly
 
 
@@ -31,11 +31,12 @@ class Source:
     """Base class of the data sources.
 
     A source has ``n_rows`` rows of ``n_features`` features, delivered as
-    ``dtype`` (float32 or float64), split into *natural blocks*: fixed slices
-    of :attr:`piece_rows` rows for arrays and in-memory tables, record batches
-    for Arrow IPC files, row groups for Parquet. Natural blocks are the unit
-    of the block shuffle and of sequential mini-batch epochs; full-batch
-    passes may cut them further so that conversion buffers stay bounded.
+    ``dtype`` (float32 or float64), split into *natural blocks*: slices of
+    about 256 KiB for arrays and in-memory tables, record batches for Arrow
+    IPC files, row groups for Parquet. Natural blocks are the unit of the
+    block shuffle and of sequential mini-batch epochs. Full-batch passes read
+    *pieces* of about 4 MiB instead, so that conversion buffers stay bounded
+    and parallel calls stay long.
 
     Subclasses set the attributes and implement :meth:`blocks`, :meth:`fill`,
     :meth:`raw_targets` and :meth:`with_target`.
@@ -61,7 +62,7 @@ class Source:
     @property
     def piece_rows(self):
         """Rows per piece: the bound on conversion buffers."""
-        return block_rows(self.n_features, self.dtype.itemsize)
+        return piece_rows(self.n_features, self.dtype.itemsize)
 
     def block_starts(self):
         return np.concatenate([[0], np.cumsum(self.block_sizes)[:-1]]).astype(np.int64)
@@ -100,6 +101,10 @@ class Source:
     def fill(self, k, X, y, w):
         """Write natural block ``k`` into ``X`` and, when present, ``y`` and ``w``."""
         raise NotImplementedError
+
+    def zero_copy_rows(self):
+        """The whole data as one :class:`Block` without copying it, or None."""
+        return None
 
     def rows(self):
         """The whole data as one :class:`Block`, for random row access."""

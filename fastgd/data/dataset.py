@@ -244,7 +244,7 @@ def _table_null_counts(table):
 def _open_arrow(schema, make_reader, description, target, features, weight, null_counts):
     """Resolve and check the columns, then build the source.
 
-    ``make_reader(piece_rows)`` gives the reader of the natural blocks and
+    ``make_reader(block_rows)`` gives the reader of the natural blocks and
     ``null_counts(names)`` the number of nulls in each named column.
     """
     names = schema.names

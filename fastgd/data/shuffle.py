@@ -3,13 +3,17 @@
 - ``"exact"``: a full permutation of the rows, every epoch. Needs random row
   access (arrays, memory maps, a single-buffer tensor column).
 - ``"block"``: a random order of the natural blocks; consecutive blocks in
-  that order fill a bounded buffer whose rows are then permuted. Works for
-  every source, streamed ones included, at the cost of batches drawn from
-  ``buffer_rows`` rows at a time instead of from the whole data.
+  that order form a group of at most ``buffer_rows`` rows (or one block),
+  whose rows are permuted. Works for every source, streamed ones included
+  (the group is copied into a bounded buffer), at the cost of batches drawn
+  from one group instead of from the whole data. With the default buffer a
+  group fits in L2 cache, so the permuted reads stay cheap.
 - ``None``: natural blocks in stored order, rows unshuffled.
 
-Every plan draws from the generator in the same sequence for sources with
-the same block sizes, so such sources give bit-identical fits.
+A batch never spans two groups (or two blocks, unshuffled). Every plan draws
+from the generator in the same sequence, and visits the rows in the same
+order, for sources with the same block sizes: such sources give bit-identical
+fits, whether their rows are read in place or through the buffer.
 """
 
 import numpy as np
@@ -17,58 +21,101 @@ import numpy as np
 from .._validation import readonly
 from .base import NO_WEIGHTS
 
+#: No unit boundaries: the whole order is one unit.
+ONE_UNIT = readonly(np.empty(0, np.int64))
+
 
 class EpochPlan:
-    """Cuts each mini-batch epoch into units for the compiled epoch kernel.
+    """Cuts each mini-batch epoch into calls of the compiled epoch kernel.
 
-    The block-shuffle buffer is allocated once and reused every epoch.
+    Each call gets ``(X, y, w, order, bounds)``: the rows of ``X`` in
+    ``order`` (all rows when empty), with batches restarting at every
+    position in ``bounds``. Sources whose rows can be read in place need one
+    call per epoch; the others one per natural block or buffer, filled from
+    a bounded buffer allocated once.
     """
 
     def __init__(self, source, shuffle, buffer_rows):
         self.source = source
         self.shuffle = shuffle
-        if shuffle == "block":
-            self.capacity = max(buffer_rows, int(source.block_sizes.max()))
+        self.capacity = max(buffer_rows, int(source.block_sizes.max()))
+        self._in_place = source.zero_copy_rows() if shuffle != "exact" else None
+        if shuffle == "block" and self._in_place is None:
             self._buffers = source.allocate(self.capacity)
+        if shuffle == "block" and self._in_place is not None:
+            self._order = np.empty(source.n_rows, np.int64)  # reused every epoch
 
     def units(self, rng):
-        """Yield ``(X, y, w, order)``: one compiled call's worth of rows each."""
+        """Yield ``(X, y, w, order, bounds)`` for one epoch."""
         source = self.source
         if self.shuffle == "exact":
             block = source.rows()
             order = rng.permutation(source.n_rows)
             if len(block.rows):
                 order = block.rows[order]
-            yield block.X, block.y, block.w, readonly(order)
+            yield block.X, block.y, block.w, readonly(order), ONE_UNIT
+        elif self.shuffle is None and self._in_place is not None:
+            rows = self._in_place
+            counts = [len(self._block_rows(k)) for k in range(source.n_blocks)]
+            bounds = np.cumsum([c for c in counts if c])
+            yield rows.X, rows.y, rows.w, rows.rows, readonly(bounds.astype(np.int64))
         elif self.shuffle is None:
             for block in source.sequential():
-                yield block.X, block.y, block.w, block.rows
+                yield block.X, block.y, block.w, block.rows, ONE_UNIT
         else:
-            yield from self._block_shuffle(rng)
+            groups = self._groups(rng.permutation(source.n_blocks))
+            if self._in_place is not None:
+                yield self._in_place_unit(groups, rng)
+            else:
+                for group in groups:
+                    yield from self._buffered(group, rng)
 
-    def _block_shuffle(self, rng):
-        source = self.source
-        sizes = source.block_sizes
+    def _groups(self, order):
+        """Consecutive blocks of ``order``, as many as fit the buffer (at least one)."""
+        sizes = self.source.block_sizes
+        groups, held = [[]], 0
+        for k in order:
+            if groups[-1] and held + sizes[k] > self.capacity:
+                groups.append([])
+                held = 0
+            groups[-1].append(k)
+            held += int(sizes[k])
+        return groups
+
+    def _block_rows(self, k):
+        """Rows of natural block ``k`` that belong to the data, as source positions."""
+        start = int(self.source.block_starts()[k])
+        chosen = self.source.selected(k)
+        return start + (np.arange(int(self.source.block_sizes[k])) if chosen is None else chosen)
+
+    def _in_place_unit(self, groups, rng):
+        """The one unit of an in-place block shuffle: each group's rows, permuted."""
+        order, bounds, end = self._order, [], 0
+        for group in groups:
+            rows = np.concatenate([self._block_rows(k) for k in group])
+            order[end : end + len(rows)] = rows[rng.permutation(len(rows))]
+            end += len(rows)
+            if len(rows):
+                bounds.append(end)
+        rows = self._in_place
+        return rows.X, rows.y, rows.w, readonly(order[:end]), readonly(np.array(bounds, np.int64))
+
+    def _buffered(self, group, rng):
         X, y, w = self._buffers
-        group = []
-        for k in [*rng.permutation(source.n_blocks), None]:
-            held = sum(int(sizes[j]) for j in group)
-            if group and (k is None or held + sizes[k] > self.capacity):
-                offset, positions = 0, []
-                for j in group:
-                    stop = offset + int(sizes[j])
-                    part = None if w is None else w[offset:stop]
-                    source.fill(j, X[offset:stop], y[offset:stop], part)
-                    chosen = source.selected(j)
-                    positions.append(np.arange(offset, stop) if chosen is None else offset + chosen)
-                    offset = stop
-                positions = np.concatenate(positions)
-                order = rng.permutation(len(positions))
-                if len(positions) < held:
-                    order = positions[order]
-                weights = NO_WEIGHTS if w is None else readonly(w[:held])
-                if len(order):
-                    yield readonly(X[:held]), readonly(y[:held]), weights, readonly(order)
-                group = []
-            if k is not None:
-                group.append(k)
+        sizes = self.source.block_sizes
+        offset, positions = 0, []
+        for k in group:
+            stop = offset + int(sizes[k])
+            part = None if w is None else w[offset:stop]
+            self.source.fill(k, X[offset:stop], y[offset:stop], part)
+            chosen = self.source.selected(k)
+            positions.append(np.arange(offset, stop) if chosen is None else offset + chosen)
+            offset = stop
+        positions = np.concatenate(positions)
+        order = positions[rng.permutation(len(positions))]
+        if len(order):
+            weights = NO_WEIGHTS if w is None else readonly(w[:offset])
+            yield readonly(X[:offset]), readonly(y[:offset]), weights, readonly(order), ONE_UNIT
+
+
+

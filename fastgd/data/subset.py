@@ -52,6 +52,10 @@ class SubsetSource(Source):
     def piece_rows(self):
         return self._base.piece_rows
 
+    def zero_copy_rows(self):
+        rows = self._base.zero_copy_rows()
+        return None if rows is None else rows._replace(rows=self._global)
+
     def blocks(self):
         for block in self._base.blocks():
             lo, hi = np.searchsorted(self._global, [block.start, block.start + block.X.shape[0]])

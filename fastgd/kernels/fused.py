@@ -15,6 +15,17 @@ from numba import njit, prange
 
 from .._config import JIT
 from .losses import loss_grad, softmax_loss_grad
+from .prefetch import DISTANCE, prefetch_row
+
+
+@njit(**JIT)
+def _term(loss, param, p, y, sw, i, weighted):
+    """Row ``i``'s weighted loss, weighted derivative and weight."""
+    value, r = loss_grad(loss, p, y[i], param)
+    if weighted:
+        s = sw[i]
+        return value * s, r * s, s
+    return value, r, 1.0
 
 
 @njit(**JIT)
@@ -49,55 +60,121 @@ def accumulate(X, y, sw, theta, loss, param, n_out, idx, start, stop, g):
     -------
     loss_sum, weight_sum : float
     """
+    if n_out > 1:
+        return _softmax_rows(X, y, sw, theta, n_out, idx, start, stop, g)
+    loss_total, weight_total, gb = _rows(X, y, sw, theta, loss, param, idx, start, stop, g)
+    g[X.shape[1]] += gb
+    return loss_total, weight_total
+
+
+@njit(**JIT)
+def accumulate_blocked(X, y, sw, theta, loss, param, n_out, idx, start, stop, g):
+    """:func:`accumulate`, taking single-output rows four at a time.
+
+    Reading ``theta`` and ``g`` once for four rows, with four independent
+    rows' memory requests in flight, measured faster for one thread (the
+    mini-batch epoch) and slower when threads share the memory bus (the
+    full-batch pass), which uses :func:`accumulate`.
+    """
+    if n_out > 1:
+        return _softmax_rows(X, y, sw, theta, n_out, idx, start, stop, g)
+    loss_total, weight_total, gb, k = _four_rows(X, y, sw, theta, loss, param, idx, start, stop, g)
+    rest = _rows(X, y, sw, theta, loss, param, idx, k, stop, g)
+    g[X.shape[1]] += gb + rest[2]
+    return loss_total + rest[0], weight_total + rest[1]
+
+
+@njit(**JIT)
+def _rows(X, y, sw, theta, loss, param, idx, start, stop, g):
+    """One row at a time; returns the loss, weight and intercept-gradient sums."""
     d = X.shape[1]
     gather = idx.shape[0] > 0
     weighted = sw.shape[0] > 0
-    loss_sum = 0.0
-    weight_sum = 0.0
-    if n_out == 1:
-        b = theta[d]
-        gb = 0.0
-        for k in range(start, stop):
-            i = idx[k] if gather else k
-            x = X[i]
-            p = b
-            for j in range(d):
-                p += x[j] * theta[j]
-            value, r = loss_grad(loss, p, y[i], param)
-            if weighted:
-                s = sw[i]
-                value *= s
-                r *= s
-                weight_sum += s
-            loss_sum += value
-            gb += r
-            for j in range(d):
-                g[j] += r * x[j]
-        g[d] += gb
-    else:
-        p = np.empty(n_out)
-        r = np.empty(n_out)
-        for k in range(start, stop):
-            i = idx[k] if gather else k
-            x = X[i]
-            logits(x, theta, n_out, p)
-            value = softmax_loss_grad(p, int(y[i]), r)
-            if weighted:
-                s = sw[i]
-                value *= s
-                weight_sum += s
-                for c in range(n_out):
-                    r[c] *= s
-            loss_sum += value
+    b = theta[d]
+    loss_total = weight_total = gb = 0.0
+    for k in range(start, stop):
+        if k + DISTANCE < stop:
+            prefetch_row(X, y, sw, idx[k + DISTANCE] if gather else k + DISTANCE)
+        i = idx[k] if gather else k
+        x = X[i]
+        p = b
+        for j in range(d):
+            p += x[j] * theta[j]
+        value, r, s = _term(loss, param, p, y, sw, i, weighted)
+        loss_total += value
+        weight_total += s
+        gb += r
+        for j in range(d):
+            g[j] += r * x[j]
+    return loss_total, weight_total, gb
+
+
+@njit(**JIT)
+def _four_rows(X, y, sw, theta, loss, param, idx, start, stop, g):
+    """Four rows at a time while four remain; also returns where it stopped."""
+    d = X.shape[1]
+    gather = idx.shape[0] > 0
+    weighted = sw.shape[0] > 0
+    b = theta[d]
+    loss_total = weight_total = gb = 0.0
+    k = start
+    while k + 4 <= stop:
+        if k + DISTANCE + 4 <= stop:
+            for q in range(k + DISTANCE, k + DISTANCE + 4):
+                prefetch_row(X, y, sw, idx[q] if gather else q)
+        i0 = idx[k] if gather else k
+        i1 = idx[k + 1] if gather else k + 1
+        i2 = idx[k + 2] if gather else k + 2
+        i3 = idx[k + 3] if gather else k + 3
+        x0, x1, x2, x3 = X[i0], X[i1], X[i2], X[i3]
+        p0 = p1 = p2 = p3 = b
+        for j in range(d):
+            w = theta[j]
+            p0 += x0[j] * w
+            p1 += x1[j] * w
+            p2 += x2[j] * w
+            p3 += x3[j] * w
+        v0, r0, s0 = _term(loss, param, p0, y, sw, i0, weighted)
+        v1, r1, s1 = _term(loss, param, p1, y, sw, i1, weighted)
+        v2, r2, s2 = _term(loss, param, p2, y, sw, i2, weighted)
+        v3, r3, s3 = _term(loss, param, p3, y, sw, i3, weighted)
+        loss_total += (v0 + v1) + (v2 + v3)
+        weight_total += (s0 + s1) + (s2 + s3)
+        gb += (r0 + r1) + (r2 + r3)
+        for j in range(d):
+            g[j] += (r0 * x0[j] + r1 * x1[j]) + (r2 * x2[j] + r3 * x3[j])
+        k += 4
+    return loss_total, weight_total, gb, k
+
+
+@njit(**JIT)
+def _softmax_rows(X, y, sw, theta, n_out, idx, start, stop, g):
+    """The softmax over ``n_out`` classes, one row at a time."""
+    d = X.shape[1]
+    gather = idx.shape[0] > 0
+    weighted = sw.shape[0] > 0
+    p = np.empty(n_out)
+    r = np.empty(n_out)
+    loss_total = weight_total = 0.0
+    for k in range(start, stop):
+        i = idx[k] if gather else k
+        x = X[i]
+        logits(x, theta, n_out, p)
+        value = softmax_loss_grad(p, int(y[i]), r)
+        s = sw[i] if weighted else 1.0
+        if weighted:
+            value *= s
             for c in range(n_out):
-                base = c * (d + 1)
-                rc = r[c]
-                for j in range(d):
-                    g[base + j] += rc * x[j]
-                g[base + d] += rc
-    if not weighted:
-        weight_sum = float(stop - start)
-    return loss_sum, weight_sum
+                r[c] *= s
+        weight_total += s
+        loss_total += value
+        for c in range(n_out):
+            base = c * (d + 1)
+            rc = r[c]
+            for j in range(d):
+                g[base + j] += rc * x[j]
+            g[base + d] += rc
+    return loss_total, weight_total
 
 
 @njit(**JIT)

@@ -4,17 +4,20 @@ import numpy as np
 from numba import njit
 
 from .._config import JIT
-from ..kernels.fused import accumulate, loss_sum
+from ..kernels.fused import accumulate_blocked, loss_sum
 from .rules import POWER_T, averaging, gradient, update
 from .space import gradient_to_standard, to_raw
 
 
 @njit(**JIT)
 def minibatch_epoch(
-    X, y, sw, idx, batch_size, loss, param, n_out, theta, raw, state, t, rule, lr, hyper,
-    l2w, l1w, mask, inv_mean_weight, mean, inv_scale, standardized,
+    X, y, sw, idx, bounds, batch_size, loss, param, n_out, theta, raw, state, t, rule, lr,
+    hyper, l2w, l1w, mask, inv_mean_weight, mean, inv_scale, standardized,
 ):
     """Run consecutive mini-batches over the rows of ``X`` in ``idx`` order.
+
+    ``bounds``, when not empty, lists the positions (in ``idx``, or rows when
+    ``idx`` is empty) where a unit ends: batches never span two units.
 
     ``theta`` (the solver's coordinates) and ``state`` are updated in place;
     ``raw`` holds the same parameters in data units for the kernels (it may
@@ -40,10 +43,15 @@ def minibatch_epoch(
     power_t = hyper[POWER_T]
     loss_total = 0.0
     weight_total = 0.0
-    for start in range(0, n, batch_size):
-        stop = min(n, start + batch_size)
+    unit = 0
+    start = np.int64(0)  # not a literal 0, which would compile a kernel of its own
+    while start < n:
+        unit_stop = bounds[unit] if bounds.shape[0] > 0 else n
+        stop = min(unit_stop, start + batch_size)
         g[:] = 0.0
-        batch_loss, batch_weight = accumulate(X, y, sw, raw, loss, param, n_out, idx, start, stop, g)
+        batch_loss, batch_weight = accumulate_blocked(
+            X, y, sw, raw, loss, param, n_out, idx, start, stop, g
+        )
         if averaging(rule, t, hyper):
             if standardized:
                 to_raw(state[0], mean, inv_scale, n_out, shown)
@@ -59,4 +67,7 @@ def minibatch_epoch(
         update(rule, theta, grad, state, t, lr / t**power_t if power_t > 0.0 else lr, hyper, l2w, l1w)
         if standardized:
             to_raw(theta, mean, inv_scale, n_out, raw)
+        start = stop
+        if start == unit_stop:
+            unit += 1
     return loss_total, weight_total, t
