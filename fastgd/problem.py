@@ -102,8 +102,9 @@ class Problem:
         raw = self.raw(theta, n_out)
         total = np.zeros(theta.shape[0] + 2)
         for block in self.source.blocks():
-            total += full_pass(
-                block.X, block.y, block.w, raw, loss, self.loss_param, n_out, block.rows, CHUNK_ROWS
+            full_pass(
+                block.X, block.y, block.w, raw, loss, self.loss_param, n_out, block.rows,
+                CHUNK_ROWS, total,
             )
         if self.standardized:
             gradient_to_standard(total, self.center, self.inv_scale, n_out)

@@ -22,7 +22,9 @@ LOSSES = {"squared_error": kernels.SQUARED_ERROR, "log_loss": kernels.LOG_LOSS}
 
 
 def full_pass(X, y, theta, loss, sw=NO_WEIGHTS, idx=ALL_ROWS):
-    return kernels.full_pass(readonly(X), readonly(y), readonly(sw), theta, loss, 0.0, 1, idx, CHUNK_ROWS)
+    total = np.zeros(len(theta) + 2)
+    kernels.full_pass(readonly(X), readonly(y), readonly(sw), theta, loss, 0.0, 1, idx, CHUNK_ROWS, total)
+    return total
 
 
 @settings(max_examples=200, deadline=None)
@@ -188,3 +190,14 @@ def test_second_fit_compiles_nothing(tmp_path):
     fastgd.GDRegressor(max_iter=5, tol=None).fit(mapped, y).predict(mapped)
     assert [len(k.signatures) for k in KERNELS] == counts
     assert max(counts) <= 2  # one specialization per input dtype
+
+
+def test_blocks_aligned_to_chunks_sum_bit_identically_to_one_pass():
+    X, y, _ = make_regression(10 * CHUNK_ROWS + 123, 5, seed=9)
+    theta = np.linspace(-0.5, 0.5, 6)
+    whole = full_pass(X, y, theta, kernels.SQUARED_ERROR)
+    total = np.zeros(8)
+    for start in range(0, len(y), 3 * CHUNK_ROWS):
+        part = slice(start, start + 3 * CHUNK_ROWS)
+        kernels.full_pass(readonly(X[part]), readonly(y[part]), NO_WEIGHTS, theta, 0, 0.0, 1, ALL_ROWS, CHUNK_ROWS, total)
+    assert np.array_equal(total, whole)

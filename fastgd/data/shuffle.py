@@ -11,7 +11,8 @@
 - ``None``: natural blocks in stored order, rows unshuffled.
 
 A batch never spans two groups (or two blocks, unshuffled). Every plan draws
-from the generator in the same sequence, and visits the rows in the same
+from the generator in the same sequence (the block shuffle: one permutation of
+the blocks, then one uniform draw per row), and visits the rows in the same
 order, for sources with the same block sizes: such sources give bit-identical
 fits, whether their rows are read in place or through the buffer.
 """
@@ -19,6 +20,7 @@ fits, whether their rows are read in place or through the buffer.
 import numpy as np
 
 from .._validation import readonly
+from ..kernels.permute import concatenate_ranges, shuffle_groups
 from .base import NO_WEIGHTS
 
 #: No unit boundaries: the whole order is one unit.
@@ -39,6 +41,8 @@ class EpochPlan:
         self.source = source
         self.shuffle = shuffle
         self.capacity = max(buffer_rows, int(source.block_sizes.max()))
+        self._starts = source.block_starts()
+        self._whole_blocks = all(source.selected(k) is None for k in range(source.n_blocks))
         self._in_place = source.zero_copy_rows() if shuffle != "exact" else None
         if shuffle == "block" and self._in_place is None:
             self._buffers = source.allocate(self.capacity)
@@ -64,11 +68,16 @@ class EpochPlan:
                 yield block.X, block.y, block.w, block.rows, ONE_UNIT
         else:
             groups = self._groups(rng.permutation(source.n_blocks))
+            uniforms = rng.random(source.n_rows)
             if self._in_place is not None:
-                yield self._in_place_unit(groups, rng)
+                yield self._in_place_unit(groups, uniforms)
             else:
+                used = 0
                 for group in groups:
-                    yield from self._buffered(group, rng)
+                    unit = self._buffered(group, uniforms[used:])
+                    if unit is not None:
+                        used += len(unit[3])
+                        yield unit
 
     def _groups(self, order):
         """Consecutive blocks of ``order``, as many as fit the buffer (at least one)."""
@@ -84,23 +93,32 @@ class EpochPlan:
 
     def _block_rows(self, k):
         """Rows of natural block ``k`` that belong to the data, as source positions."""
-        start = int(self.source.block_starts()[k])
+        start = int(self._starts[k])
         chosen = self.source.selected(k)
         return start + (np.arange(int(self.source.block_sizes[k])) if chosen is None else chosen)
 
-    def _in_place_unit(self, groups, rng):
+    def _in_place_unit(self, groups, uniforms):
         """The one unit of an in-place block shuffle: each group's rows, permuted."""
         order, bounds, end = self._order, [], 0
-        for group in groups:
-            rows = np.concatenate([self._block_rows(k) for k in group])
-            order[end : end + len(rows)] = rows[rng.permutation(len(rows))]
-            end += len(rows)
-            if len(rows):
-                bounds.append(end)
+        sizes = self.source.block_sizes
+        if self._whole_blocks:
+            end = concatenate_ranges(np.concatenate(groups), self._starts, sizes, order)
+            bounds = np.cumsum([sizes[group].sum() for group in groups])
+        else:
+            for group in groups:
+                for k in group:
+                    rows = self._block_rows(k)
+                    order[end : end + len(rows)] = rows
+                    end += len(rows)
+                if not bounds or bounds[-1] < end:
+                    bounds.append(end)
+        bounds = np.array(bounds, np.int64)
+        shuffle_groups(order[:end], bounds, uniforms)
         rows = self._in_place
-        return rows.X, rows.y, rows.w, readonly(order[:end]), readonly(np.array(bounds, np.int64))
+        return rows.X, rows.y, rows.w, readonly(order[:end]), readonly(bounds)
 
-    def _buffered(self, group, rng):
+    def _buffered(self, group, uniforms):
+        """Fill the buffer with ``group``'s blocks; the unit, or None if no row is chosen."""
         X, y, w = self._buffers
         sizes = self.source.block_sizes
         offset, positions = 0, []
@@ -111,11 +129,12 @@ class EpochPlan:
             chosen = self.source.selected(k)
             positions.append(np.arange(offset, stop) if chosen is None else offset + chosen)
             offset = stop
-        positions = np.concatenate(positions)
-        order = positions[rng.permutation(len(positions))]
-        if len(order):
-            weights = NO_WEIGHTS if w is None else readonly(w[:offset])
-            yield readonly(X[:offset]), readonly(y[:offset]), weights, readonly(order), ONE_UNIT
+        order = np.concatenate(positions)
+        if not len(order):
+            return None
+        shuffle_groups(order, np.array([len(order)], np.int64), uniforms)
+        weights = NO_WEIGHTS if w is None else readonly(w[:offset])
+        return readonly(X[:offset]), readonly(y[:offset]), weights, readonly(order), ONE_UNIT
 
 
 

@@ -197,17 +197,18 @@ def loss_sum(X, y, sw, theta, loss, param, n_out, idx, start, stop):
 
 
 @njit(parallel=True, **JIT)
-def full_pass(X, y, sw, theta, loss, param, n_out, idx, chunk_rows):
-    """Loss and gradient sums over all rows of ``X`` (or those in ``idx``).
+def full_pass(X, y, sw, theta, loss, param, n_out, idx, chunk_rows, total):
+    """Add the loss and gradient sums over all rows of ``X`` (or those in ``idx``) to ``total``.
 
     Rows are cut into fixed chunks of ``chunk_rows``; each chunk sums into its
-    own row of a buffer and the rows are merged in chunk order, so the result
-    does not depend on the number of threads.
+    own row of a buffer, and the rows are added to ``total`` one after the
+    other in chunk order. So the result does not depend on the number of
+    threads, and passing the same ``total`` through consecutive blocks whose
+    sizes are multiples of ``chunk_rows`` gives, bit for bit, the sums of one
+    call over all of them.
 
-    Returns
-    -------
-    (P + 2,) float64 array, ``P = n_out * (d + 1)``: the gradient sums laid
-    out as ``theta``, then the loss sum and the weight sum.
+    ``total`` is a (P + 2,) float64 array, ``P = n_out * (d + 1)``: the
+    gradient sums laid out as ``theta``, then the loss sum and the weight sum.
     """
     P = theta.shape[0]
     n = idx.shape[0] if idx.shape[0] > 0 else X.shape[0]
@@ -221,11 +222,9 @@ def full_pass(X, y, sw, theta, loss, param, n_out, idx, chunk_rows):
         )
         part[P] = loss_total
         part[P + 1] = weight_total
-    total = np.zeros(P + 2)
     for c in range(n_chunks):
         for j in range(P + 2):
             total[j] += parts[c, j]
-    return total
 
 
 @njit(parallel=True, **JIT)
