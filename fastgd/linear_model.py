@@ -298,11 +298,18 @@ class _GDBase(ParamsMixin):
         optimizer = self._optimizer(batch_size, loss)
         schedule = self._schedule(batch_size, optimizer, loss)
         line_search = check_boolean(self.line_search, "line_search")
-        if line_search and (batch_size is not None or optimizer not in (rules.SGD, rules.ACCELERATED)):
+        searchable = (rules.SGD, rules.ACCELERATED, rules.LBFGS)
+        if line_search and (batch_size is not None or optimizer not in searchable):
             raise ValueError(
                 "line_search=True needs full-batch descent (batch_size=None) with optimizer "
-                "'sgd' or 'accelerated'"
+                "'sgd', 'accelerated' or 'lbfgs'"
             )
+        if optimizer == rules.LBFGS and l1_share > 0 and alpha > 0:
+            raise ValueError(
+                f"optimizer='lbfgs' needs a smooth penalty (None or 'l2'), got penalty={self.penalty!r}"
+            )
+        if optimizer == rules.LBFGS and loss in kernels.NONSMOOTH:
+            raise ValueError(f"optimizer='lbfgs' needs a smooth loss, got loss={self.loss!r}")
         if isinstance(self.tol, str) and self.tol == "auto":
             tol = TOL_MINIBATCH if batch_size is not None else (
                 TOL_NONSMOOTH if loss in kernels.NONSMOOTH else TOL_FULL_BATCH
@@ -369,9 +376,9 @@ class _GDBase(ParamsMixin):
             if batch_size is not None:
                 return rules.ASGD
             return rules.SGD if loss in kernels.NONSMOOTH else rules.ACCELERATED
-        if self.optimizer == "accelerated" and batch_size is not None:
+        if self.optimizer in ("accelerated", "lbfgs") and batch_size is not None:
             raise ValueError(
-                "optimizer='accelerated' needs full-batch descent (batch_size=None), "
+                f"optimizer={self.optimizer!r} needs full-batch descent (batch_size=None), "
                 f"got batch_size={batch_size}"
             )
         return rules.CODES[self.optimizer]
@@ -381,7 +388,7 @@ class _GDBase(ParamsMixin):
             # Steps that settle on their own keep a constant rate; the rest
             # (noisy gradients, momentum, adaptive or non-smooth steps) halve
             # it each time the objective stalls.
-            settled = batch_size is None and optimizer in (rules.ACCELERATED, rules.SGD)
+            settled = batch_size is None and optimizer in (rules.ACCELERATED, rules.SGD, rules.LBFGS)
             return "constant" if settled and loss not in kernels.NONSMOOTH else "plateau"
         if self.schedule not in SCHEDULES:
             raise ValueError(
@@ -489,14 +496,16 @@ class GDRegressor(_GDBase):
     batch_size : int or None
         None for full-batch descent, B for mini-batches of B rows, 1 for
         stochastic descent.
-    optimizer : {"auto", "accelerated", "sgd", "asgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"}
+    optimizer : {"auto", "accelerated", "lbfgs", "sgd", "asgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"}
         "auto" is "accelerated" in full batch (plain "sgd" for non-smooth
         losses) and "asgd" for mini-batches. "accelerated" is Nesterov's
         method (FISTA, proximal with L1) with adaptive restart, full batch
-        only. "asgd" is SGD whose coefficients are the mean of the iterates
-        from the second epoch on. The rest are the usual rules, with
-        ``momentum``, ``beta1``, ``beta2`` (Adam; RMSProp's decay) and
-        ``eps``.
+        only. "lbfgs" is limited-memory BFGS with a backtracking line search,
+        full batch, smooth losses and penalties only: usually the fewest
+        passes to a tight optimum. "asgd" is SGD whose coefficients are the
+        mean of the iterates from the second epoch on. The rest are the usual
+        rules, with ``momentum``, ``beta1``, ``beta2`` (Adam; RMSProp's decay)
+        and ``eps``.
     learning_rate : "auto" or float
         "auto" takes ``1/L`` in full batch, where ``L`` is the Lipschitz
         constant of the gradient (power iteration on ``X1.T X1 / m`` times the

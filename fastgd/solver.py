@@ -31,6 +31,9 @@ BACKTRACK_RTOL = 1e-12
 #: With ``line_search=True`` each epoch first tries this multiple of the last
 #: accepted rate, then halves it until the step decreases enough (Armijo).
 LINE_SEARCH_GROWTH = 2.0
+#: Curvature pairs L-BFGS keeps, and its sufficient-decrease constant.
+LBFGS_MEMORY = 10
+ARMIJO = 1e-4
 SCHEDULES = ("constant", "invscaling", "exponential", "cosine", "plateau")
 
 
@@ -84,6 +87,8 @@ class State:
     #: Accelerated descent: the last proximal point and FISTA's momentum counter.
     previous: np.ndarray | None = None
     momentum: float = 1.0
+    #: L-BFGS: the last (step, gradient change) pairs.
+    curvature_pairs: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -133,8 +138,8 @@ def base_rate(problem, options, theta):
     gradient for adaptive rules, whose steps are about ``lr`` per coordinate,
     so their first step is as long as plain descent's.
     """
-    if options.learning_rate != "auto":
-        return options.learning_rate
+    if options.learning_rate != "auto" or options.optimizer == rules.LBFGS:
+        return 1.0 if options.learning_rate == "auto" else options.learning_rate
     lipschitz = problem.lipschitz()
     if options.full_batch:
         rate = _inverse(lipschitz)
@@ -163,7 +168,10 @@ def solve(problem, options, state=None, validation=None):
         enable_logging()
     state = start(problem, options) if state is None else state
     monitor = Monitor(problem, options, state.lr, validation, epoch=state.epochs)
-    descend = _full_batch if options.full_batch else _minibatch
+    if not options.full_batch:
+        descend = _minibatch
+    else:
+        descend = _lbfgs if options.optimizer == rules.LBFGS else _full_batch
     theta = descend(problem, options, state, monitor)
     if monitor.best_theta is not None:
         theta = monitor.best_theta
@@ -288,6 +296,74 @@ def _full_batch(problem, options, state, monitor):
             state.momentum = 1.0
     state.lr = lr
     return point if accelerated else rules.solution(rule, point, state.opt, state.t, state.hyper)
+
+
+def _lbfgs(problem, options, state, monitor):
+    """Limited-memory BFGS: one pass per step when the full step is accepted.
+
+    The direction comes from the two-loop recursion over the last
+    ``LBFGS_MEMORY`` pairs of steps and gradient changes; the step length
+    from backtracking until the Armijo condition holds (each trial one
+    pass). The penalty, smooth here (L2 only), is part of objective and
+    gradient.
+    """
+    l2w = problem.weights[0]
+    theta = state.theta
+    sums = problem.sums(theta)
+    problem.check_finite(sums, "evaluating the starting point")
+    f = problem.objective(sums, theta)
+    grad = _gradient(problem, sums) + l2w * theta
+    pairs = state.curvature_pairs
+    for _ in range(options.max_iter):
+        direction = -_two_loop(grad, pairs, l2w)
+        slope = float(grad @ direction)
+        if slope >= 0.0:  # not a descent direction: forget the curvature pairs
+            pairs.clear()
+            direction, slope = -grad, -float(grad @ grad)
+        step = 1.0 if pairs else min(1.0, 1.0 / max(np.abs(grad).sum(), 1e-300))
+        while True:
+            new = theta + step * direction
+            new_sums = problem.sums(new)
+            problem.check_finite(new_sums, "descending", step)
+            new_f = problem.objective(new_sums, new)
+            if new_f <= f + ARMIJO * step * slope or step < 1e-20:
+                break
+            step *= 0.5
+        new_grad = _gradient(problem, new_sums) + l2w * new
+        s, yk = new - theta, new_grad - grad
+        if yk @ s > 1e-12 * (s @ s):
+            pairs.append((s, yk))
+            del pairs[:-LBFGS_MEMORY]
+        theta, grad, f = new, new_grad, new_f
+        state.theta = theta
+        state.t += 1
+        state.epochs += 1
+        if _after_epoch(monitor, options, f, theta) == STOP:
+            break
+    return theta
+
+
+def _two_loop(grad, pairs, l2w):
+    """The L-BFGS product of the inverse-Hessian estimate with ``grad``.
+
+    The starting estimate is diagonal, ``1 / (c + l2w)``: the penalty's
+    curvature is known exactly, and standardization can make it very uneven
+    across coordinates; ``c`` estimates the data's from the last pair.
+    """
+    q = grad.copy()
+    alphas = []
+    for s, y in reversed(pairs):
+        alpha = (s @ q) / (y @ s)
+        q -= alpha * y
+        alphas.append(alpha)
+    if pairs:
+        s, y = pairs[-1]
+        data = y - l2w * s
+        curvature = (data @ data) / (s @ data) if s @ data > 0 else (y @ y) / (s @ y)
+        q /= curvature + l2w
+    for (s, y), alpha in zip(pairs, reversed(alphas)):
+        q += (alpha - (y @ q) / (y @ s)) * s
+    return q
 
 
 def _minibatch(problem, options, state, monitor):

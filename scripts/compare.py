@@ -1,17 +1,18 @@
 """Side-by-side speed of fastgd, the physical limit and the peers, in one process.
 
-Every figure is the median of repeated runs, measured here, now, beside its
-baseline: the machine is shared and noisy, so only ratios measured in the same
-run mean anything.
+The machine is shared and noisy, so every ratio comes from runs interleaved
+with its baseline: each run of the figure is paired with a run of the
+baseline right before it, and the ratio is the median of the per-pair
+ratios. Seconds are medians too.
 
     python scripts/compare.py                      # 1,000,000 x 100 float64
     python scripts/compare.py --rows 200000 --features 20 --json out.json
     python scripts/compare.py --only limits,full_batch,sources
+    python scripts/compare.py --only limits,scaling   # epoch time per row, 1e5 .. 1e7
 """
 
 import argparse
 import json
-import os
 import platform
 import statistics
 import subprocess
@@ -32,6 +33,8 @@ from fastgd.data import ArraySource
 from fastgd.problem import Problem
 
 SECTIONS = ["limits", "full_batch", "minibatch", "solution", "sources", "startup"]
+READ = "read limit (parallel sum)"
+SERIAL = "single-thread sequential read"
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
@@ -57,41 +60,68 @@ def _serial_sum(X):
     return s
 
 
-def median_time(fn, repeat, warmup=1):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
+def timed(fn):
+    """A probe: run ``fn`` once, return its wall time."""
+
+    def probe():
         start = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        return time.perf_counter() - start
+
+    return probe
+
+
+def per_epoch(factory, fit_args, epochs=4):
+    """A probe of the seconds one more epoch costs: fits of 1 and 1 + ``epochs``
+    epochs, whose difference cancels the per-fit setup."""
+
+    def probe():
+        one = timed(lambda: factory(1).fit(*fit_args))()
+        more = timed(lambda: factory(1 + epochs).fit(*fit_args))()
+        return (more - one) / epochs
+
+    return probe
 
 
 class Report:
-    def __init__(self):
+    """Measures figures, prints them as a table and keeps them for JSON."""
+
+    def __init__(self, repeat):
+        self.repeat = repeat
         self.rows = []
+        self._probes = {}
 
-    def add(self, name, seconds, baseline=None, target=None, note=""):
-        ratio = None if baseline is None else seconds / self.seconds(baseline)
-        self.rows.append(dict(name=name, seconds=seconds, baseline=baseline, ratio=ratio, target=target, note=note))
-        shown = "" if ratio is None else f"{ratio:8.2f}x {baseline}"
-        print(f"  {name:<44} {seconds:10.4f} s {shown} {note}", flush=True)
+    def measure(self, name, probe, baseline=None, target=None, at_least=False, note="", repeat=None):
+        """Median seconds of ``probe()``; with ``baseline``, the median ratio to it."""
+        self._probes[name] = probe
+        base = self._probes.get(baseline)
+        probe()
+        seconds, ratios = [], []
+        for _ in range(repeat or self.repeat):
+            reference = base() if base else None
+            elapsed = probe()
+            seconds.append(elapsed)
+            if base:
+                ratios.append(elapsed / reference)
+        self.add(name, statistics.median(seconds), baseline, statistics.median(ratios) if ratios else None, target, at_least, note)
 
-    def seconds(self, name):
-        return next(r["seconds"] for r in self.rows if r["name"] == name)
+    def add(self, name, seconds, baseline=None, ratio=None, target=None, at_least=False, note=""):
+        met = None
+        if target is not None and ratio is not None:
+            met = ratio >= target if at_least else ratio <= target
+        self.rows.append(
+            dict(name=name, seconds=seconds, baseline=baseline, ratio=ratio, target=target,
+                 at_least=at_least, met=met, note=note)
+        )
+        shown = "" if ratio is None else f"{ratio:7.2f}x {baseline}"
+        goal = "" if target is None else f"  [target {'>=' if at_least else '<='} {target}: {'met' if met else 'MISSED'}]"
+        print(f"  {name:<44} {seconds:9.4f} s {shown}{goal} {note}", flush=True)
 
 
-def epoch_seconds(model_factory, fit_args, repeat, epochs=4):
-    """Seconds per epoch of a fit, from fits of 1 and 1 + ``epochs`` epochs.
-
-    The difference cancels the per-fit setup (validation, step size), leaving
-    what every further epoch costs.
-    """
-    def timed(n):
-        return median_time(lambda: model_factory(n).fit(*fit_args), repeat)
-
-    return (timed(1 + epochs) - timed(1)) / epochs
+    def note(self, text):
+        """Attach ``text`` to the last figure."""
+        self.rows[-1]["note"] = (self.rows[-1]["note"] + " " + text).strip()
+        print(f"    ({text})", flush=True)
 
 
 def make_data(n, d, dtype, seed=0):
@@ -104,11 +134,17 @@ def make_data(n, d, dtype, seed=0):
     return X, y
 
 
+def plain_epochs(X, y, lr=None, **params):
+    """Factory of full-batch plain-descent fits at a fixed rate (no setup passes)."""
+    lr = lr or fastgd.GDRegressor(max_iter=3).fit(X[:50_000], y[:50_000]).learning_rate_
+    return lambda n: fastgd.GDRegressor(optimizer="sgd", learning_rate=lr, max_iter=n, tol=None, **params)
+
+
 def limits(report, X, y, args):
     print("memory-read limits")
     chunks = max(1, X.shape[0] // CHUNK_ROWS)
-    report.add("read limit (parallel sum)", median_time(lambda: _parallel_sum(X, chunks), args.repeat))
-    report.add("single-thread sequential read", median_time(lambda: _serial_sum(X), args.repeat))
+    report.measure(READ, timed(lambda: _parallel_sum(X, chunks)))
+    report.measure(SERIAL, timed(lambda: _serial_sum(X)))
 
 
 def full_batch(report, X, y, args):
@@ -116,17 +152,18 @@ def full_batch(report, X, y, args):
     d = X.shape[1]
     problem = Problem(source=ArraySource(X, y=y), loss=kernels.SQUARED_ERROR)
     theta = np.full(d + 1, 0.01)
-    report.add("fastgd fused pass (kernel only)", median_time(lambda: problem.sums(theta), args.repeat), "read limit (parallel sum)")
-    lr = fastgd.GDRegressor(max_iter=3).fit(X[:50_000], y[:50_000]).learning_rate_
-    factory = lambda n: fastgd.GDRegressor(optimizer="sgd", learning_rate=lr, max_iter=n, tol=None)  # noqa: E731
-    report.add("fastgd full-batch epoch", epoch_seconds(factory, (X, y), args.repeat), "read limit (parallel sum)", 1.10)
+    report.measure("fastgd fused pass (kernel only)", timed(lambda: problem.sums(theta)), READ)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        factory = plain_epochs(X, y)
+    report.measure("fastgd full-batch epoch", per_epoch(factory, (X, y)), READ, 1.10)
     w = np.full(d, 0.01, X.dtype)
 
     def seeds_numpy():
         err = X @ w + 0.5 - y
         return X.T @ err / len(y), err.mean()
 
-    report.add("seeds' numpy epoch (X @ w, X.T @ err)", median_time(seeds_numpy, args.repeat), "fastgd full-batch epoch", 4.0, "(target: at least)")
+    report.measure("seeds' numpy epoch (X @ w, X.T @ err)", timed(seeds_numpy), "fastgd full-batch epoch", 4.0, at_least=True)
     try:
         import torch
     except ImportError:
@@ -142,12 +179,10 @@ def full_batch(report, X, y, args):
                 wt -= 0.01 * wt.grad
                 wt.grad.zero_()
 
-        report.add("torch full-batch epoch (autograd)", median_time(torch_epoch, args.repeat), "fastgd full-batch epoch")
+        report.measure("torch full-batch epoch (autograd)", timed(torch_epoch), "fastgd full-batch epoch")
     if X.dtype == np.float64:
         X32 = X.astype(np.float32)
-        factory32 = lambda n: fastgd.GDRegressor(optimizer="sgd", learning_rate=lr, max_iter=n, tol=None)  # noqa: E731
-        report.add("fastgd full-batch epoch, float32", epoch_seconds(factory32, (X32, y), args.repeat), "fastgd full-batch epoch", 0.6)
-        del X32
+        report.measure("fastgd full-batch epoch, float32", per_epoch(factory, (X32, y)), "fastgd full-batch epoch", 0.6)
 
 
 def minibatch(report, X, y, args):
@@ -156,10 +191,12 @@ def minibatch(report, X, y, args):
     lr = 1e-3
 
     def factory(shuffle):
-        return lambda k: fastgd.GDRegressor(batch_size=256, shuffle=shuffle, optimizer="sgd", learning_rate=lr, max_iter=k, tol=None, random_state=0)
+        return lambda k: fastgd.GDRegressor(
+            batch_size=256, shuffle=shuffle, optimizer="sgd", learning_rate=lr, max_iter=k, tol=None, random_state=0
+        )
 
-    report.add("fastgd mini-batch epoch, exact shuffle", epoch_seconds(factory("exact"), (X, y), args.repeat, 2), "single-thread sequential read", 4.0)
-    report.add("fastgd mini-batch epoch, block shuffle", epoch_seconds(factory("block"), (X, y), args.repeat, 2), "single-thread sequential read", 1.5)
+    report.measure("fastgd mini-batch epoch, exact shuffle", per_epoch(factory("exact"), (X, y), 2), SERIAL, 4.0)
+    report.measure("fastgd mini-batch epoch, block shuffle", per_epoch(factory("block"), (X, y), 2), SERIAL, 1.5)
     from sklearn.linear_model import SGDRegressor
 
     def sklearn_epoch():
@@ -167,7 +204,9 @@ def minibatch(report, X, y, args):
             warnings.simplefilter("ignore")
             SGDRegressor(max_iter=1, tol=None, shuffle=True, random_state=0, eta0=1e-4).fit(X, y)
 
-    report.add("scikit-learn SGDRegressor epoch", median_time(sklearn_epoch, max(1, args.repeat // 2)), "fastgd mini-batch epoch, exact shuffle", 10.0, "(target: at least)")
+    runs = max(1, args.repeat // 2)
+    report.measure("scikit-learn SGDRegressor epoch", timed(sklearn_epoch), "fastgd mini-batch epoch, block shuffle", 10.0, at_least=True, repeat=runs)
+    report.measure("scikit-learn SGDRegressor epoch ", timed(sklearn_epoch), "fastgd mini-batch epoch, exact shuffle", repeat=runs)
     rng = np.random.default_rng(0)
     rows = min(n, args.python_rows)
 
@@ -182,43 +221,53 @@ def minibatch(report, X, y, args):
             w -= lr * (xb.T @ err) / len(batch)
             b -= lr * err.mean()
 
-    seconds = median_time(numpy_minibatch, max(1, args.repeat // 2)) * n / rows
-    report.add("Python loop of numpy mini-batch steps", seconds, "single-thread sequential read", note=f"(timed on {rows:,} rows, scaled)")
+    def scaled():
+        return timed(numpy_minibatch)() * n / rows
+
+    report.measure("Python loop of numpy mini-batch steps", scaled, SERIAL, note=f"(timed on {rows:,} rows, scaled)", repeat=runs)
+
+
+def until(gap, best, objective_gap):
+    """A callback that stops the fit once the objective is within ``gap`` of ``best``."""
+    return lambda epoch, value, coef: objective_gap(value, best) <= gap
 
 
 def solution(report, X, y, args):
-    print("time to solution")
+    print("time to solution (fastgd fits stop at the target gap; peers at their defaults)")
     from sklearn.linear_model import LinearRegression, LogisticRegression
 
     n = len(y)
     X64 = X.astype(np.float64, copy=False)
-    labels = (X64 @ np.random.default_rng(1).uniform(-1, 1, X.shape[1]) + np.random.default_rng(2).standard_normal(n) > 0).astype(int)
+    rng = np.random.default_rng(1)
+    labels = (X64 @ rng.uniform(-1, 1, X.shape[1]) + rng.standard_normal(n) > 0).astype(int)
     alpha = 1e-4
     signs = 2.0 * labels - 1
 
     def logistic_objective(coef, intercept):
         return np.mean(np.logaddexp(0.0, -signs * (X64 @ coef + intercept))) + 0.5 * alpha * coef @ coef
 
-    tight = fastgd.GDClassifier(penalty="l2", alpha=alpha, tol=0).fit(X, labels)
+    tight = fastgd.GDClassifier(penalty="l2", alpha=alpha, tol=0, optimizer="lbfgs").fit(X, labels)
     best = logistic_objective(tight.coef_, tight.intercept_)
-    fits = {}
     runs = max(1, args.repeat // 2)
-    for name, make, baseline, target in (
-        ("scikit-learn LogisticRegression lbfgs", lambda: LogisticRegression(C=1 / (alpha * n)), None, None),
-        ("logistic to 1e-6 gap, fastgd", lambda: fastgd.GDClassifier(penalty="l2", alpha=alpha), "scikit-learn LogisticRegression lbfgs", 0.5),
-    ):
-        seconds = median_time(lambda: fits.__setitem__(name, make().fit(X, labels)), runs, warmup=0)
-        model = fits[name]
-        gap = logistic_objective(np.ravel(model.coef_), float(np.ravel(model.intercept_)[0])) - best
-        report.add(name, seconds, baseline, target, f"(objective gap {gap:.1e})")
+    fits = {}
 
-    def least_squares_objective(coef, intercept):
-        return 0.5 * np.mean((X64 @ coef + intercept - y) ** 2)
+    def fit(name, make):
+        return timed(lambda: fits.__setitem__(name, make().fit(X, labels)))
+
+    report.measure("scikit-learn LogisticRegression lbfgs", fit("sk", lambda: LogisticRegression(C=1 / (alpha * n))), repeat=runs)
+    sk_gap = logistic_objective(fits["sk"].coef_[0], fits["sk"].intercept_[0]) - best
+    stop = until(1e-6, best, lambda value, best: value - best)
+    report.measure(
+        "logistic to 1e-6 gap, fastgd lbfgs",
+        fit("fg", lambda: fastgd.GDClassifier(penalty="l2", alpha=alpha, optimizer="lbfgs", callbacks=stop)),
+        "scikit-learn LogisticRegression lbfgs", 0.5, repeat=runs,
+    )
+    report.note(f"{fits['fg'].n_iter_} epochs; lbfgs stopped at a gap of {sk_gap:.1e}")
 
     X1 = np.column_stack([X64, np.ones(n)])
     exact = np.linalg.solve(X1.T @ X1, X1.T @ y)
-    best = least_squares_objective(exact[:-1], exact[-1])
     del X1
+    floor = 0.5 * np.mean((X64 @ exact[:-1] + exact[-1] - y) ** 2)
 
     def normal_equations():
         gram = X64.T @ X64
@@ -226,12 +275,15 @@ def solution(report, X, y, args):
         A = np.block([[gram, s[:, None]], [s[None, :], np.array([[n]])]])
         return np.linalg.solve(A, np.r_[X64.T @ y, y.sum()])
 
-    report.add("normal equations", median_time(normal_equations, max(1, args.repeat // 2)))
-    report.add("scikit-learn LinearRegression", median_time(lambda: LinearRegression().fit(X, y), max(1, args.repeat // 2), warmup=0))
-    fit = {}
-    seconds = median_time(lambda: fit.__setitem__("m", fastgd.GDRegressor().fit(X, y)), max(1, args.repeat // 2))
-    gap = (least_squares_objective(fit["m"].coef_, fit["m"].intercept_) - best) / best
-    report.add("least squares to 1e-8 gap, fastgd", seconds, "normal equations", 1.0, f"(relative gap {gap:.1e}, {fit['m'].n_iter_} epochs)")
+    report.measure("normal equations", timed(normal_equations), repeat=runs)
+    report.measure("scikit-learn LinearRegression", timed(lambda: LinearRegression().fit(X, y)), repeat=runs)
+    stop = until(1e-8, floor, lambda value, best: (value - best) / best)
+    report.measure(
+        "least squares to 1e-8 gap, fastgd",
+        timed(lambda: fits.__setitem__("ls", fastgd.GDRegressor(callbacks=stop).fit(X, y))),
+        "normal equations", 1.0, repeat=runs,
+    )
+    report.note(f"{fits['ls'].n_iter_} epochs")
 
 
 def sources(report, X, y, args):
@@ -240,29 +292,29 @@ def sources(report, X, y, args):
     import pyarrow.parquet as pq
 
     d = X.shape[1]
-    lr = fastgd.GDRegressor(max_iter=3).fit(X[:50_000], y[:50_000]).learning_rate_
-    factory = lambda n: fastgd.GDRegressor(optimizer="sgd", learning_rate=lr, max_iter=n, tol=None)  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        factory = plain_epochs(X, y)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        report.add("in-memory epoch", epoch_seconds(factory, (X, y), args.repeat))
+        report.measure("in-memory epoch", per_epoch(factory, (X, y)))
         np.save(tmp / "X.npy", X)
         mapped = np.load(tmp / "X.npy", mmap_mode="r")
-        report.add("memmap epoch (warm)", epoch_seconds(factory, (mapped, y), args.repeat), "in-memory epoch", 1.15)
-        del mapped
+        report.measure("memmap epoch (warm)", per_epoch(factory, (mapped, y)), "in-memory epoch", 1.15)
         names = [f"x{j}" for j in range(d)]
         table = pa.table({**{n: X[:, j] for j, n in enumerate(names)}, "y": y})
         with pa.OSFile(str(tmp / "X.arrow"), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table, max_chunksize=65536)
         ipc = fastgd.open_dataset(tmp / "X.arrow", target="y")
-        report.add("Arrow IPC epoch (wide, memory-mapped)", epoch_seconds(factory, (ipc,), args.repeat), "in-memory epoch", 1.3)
+        report.measure("Arrow IPC epoch (wide, memory-mapped)", per_epoch(factory, (ipc,)), "in-memory epoch", 1.3)
         tensor = pa.table({"x": pa.FixedSizeListArray.from_arrays(pa.array(X.ravel()), d), "y": y})
         with pa.OSFile(str(tmp / "T.arrow"), "wb") as sink, pa.ipc.new_file(sink, tensor.schema) as writer:
             writer.write_table(tensor, max_chunksize=65536)
-        report.add("Arrow IPC epoch (tensor column)", epoch_seconds(factory, (fastgd.open_dataset(tmp / "T.arrow", target="y"),), args.repeat), "in-memory epoch", 1.3)
+        report.measure("Arrow IPC epoch (tensor column)", per_epoch(factory, (fastgd.open_dataset(tmp / "T.arrow", target="y"),)), "in-memory epoch", 1.3)
+        pq.write_table(table, tmp / "X.parquet", row_group_size=65536)
         del table, tensor
-        pq.write_table(pa.table({**{n: X[:, j] for j, n in enumerate(names)}, "y": y}), tmp / "X.parquet", row_group_size=65536)
         parquet = fastgd.open_dataset(tmp / "X.parquet", target="y")
-        report.add("Parquet epoch (warm page cache)", epoch_seconds(factory, (parquet,), max(1, args.repeat // 2), 2), "in-memory epoch")
+        report.measure("Parquet epoch (warm page cache)", per_epoch(factory, (parquet,), 2), "in-memory epoch", repeat=max(1, args.repeat // 2))
 
 
 def startup(report, X, y, args):
@@ -272,12 +324,25 @@ def startup(report, X, y, args):
         "X = np.random.default_rng(0).standard_normal((10000, 20)); "
         "fastgd.GDRegressor().fit(X, X[:, 0]); print(time.perf_counter() - t)"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
-    seconds = statistics.median(
-        float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
-        for _ in range(3)
-    )
-    report.add("import + first fit, fresh process", seconds, None, 2.0, "(target: seconds)")
+
+    def fresh():
+        out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+        return float(out.stdout)
+
+    report.measure("import + first fit, fresh process", fresh, note="(target: at most 2 s)", repeat=3)
+
+
+def scaling(report, X, y, args):
+    print("epoch time per row against n (float32 for the largest)")
+    d = args.features
+    for n, dtype in ((100_000, np.float64), (1_000_000, np.float64), (10_000_000, np.float32), (1_000_000, np.float32)):
+        Xn, yn = make_data(n, d, np.dtype(dtype), seed=3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            factory = plain_epochs(Xn, yn)
+        name = f"epoch per row, n={n:,} {np.dtype(dtype).name}"
+        report.measure(name, lambda: per_epoch(factory, (Xn, yn))() / n)
+        del Xn, yn
 
 
 def main(argv=None):
@@ -285,14 +350,15 @@ def main(argv=None):
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--features", type=int, default=100)
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    parser.add_argument("--repeat", type=int, default=5, help="runs per median (default 5)")
+    parser.add_argument("--repeat", type=int, default=7, help="runs per median (default 7)")
     parser.add_argument("--python-rows", type=int, default=100_000, help="rows the Python mini-batch loop runs over")
-    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {SECTIONS}")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {SECTIONS + ['scaling']}")
     parser.add_argument("--json", type=Path, help="write the table as JSON here")
     args = parser.parse_args(argv)
     machine = {
         "platform": platform.platform(),
         "processor": _cpu_name(),
+        "cpus": numba.config.NUMBA_NUM_THREADS,
         "threads": numba.get_num_threads(),
         "numpy": np.__version__,
         "numba": numba.__version__,
@@ -300,11 +366,14 @@ def main(argv=None):
     }
     print(f"{args.rows:,} x {args.features} {args.dtype}; {machine}")
     X, y = make_data(args.rows, args.features, np.dtype(args.dtype))
-    report = Report()
+    report = Report(args.repeat)
     for section in args.only.split(","):
         globals()[section.strip()](report, X, y, args)
     if args.json:
-        args.json.write_text(json.dumps({"machine": machine, "rows": args.rows, "features": args.features, "dtype": args.dtype, "results": report.rows}, indent=1))
+        args.json.write_text(json.dumps(
+            {"machine": machine, "rows": args.rows, "features": args.features, "dtype": args.dtype, "results": report.rows},
+            indent=1,
+        ))
     return 0
 
 

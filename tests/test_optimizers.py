@@ -32,7 +32,7 @@ def relative_gap(model, X, y, best):
     return (objective(X, y, model.coef_, model.intercept_) - best) / best
 
 
-MODES = [(o, None) for o in OPTIMIZERS + ["accelerated"]] + [(o, 256) for o in OPTIMIZERS]
+MODES = [(o, None) for o in OPTIMIZERS + ["accelerated", "lbfgs"]] + [(o, 256) for o in OPTIMIZERS]
 
 
 @pytest.mark.parametrize("optimizer, batch_size", MODES)
@@ -195,3 +195,32 @@ def test_automatic_rates_need_no_tuning_for_adaptive_and_momentum_rules_on_big_t
             warnings.simplefilter("error", fastgd.ConvergenceWarning)
             model = fastgd.GDRegressor(optimizer=optimizer, batch_size=64, random_state=0).fit(X, y)
         np.testing.assert_allclose(model.coef_, 1e4 * np.array([1.0, 2.0, -3.0, 0.5]), rtol=1e-3)
+
+
+def test_lbfgs_reaches_the_optimum_in_fewer_passes_than_acceleration():
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    params = dict(penalty="l2", alpha=1e-3, standardize=True, max_iter=10_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastgd.DataWarning)
+        lbfgs = fastgd.GDClassifier(optimizer="lbfgs", **params).fit(X, y)
+        accelerated = fastgd.GDClassifier(**params).fit(X, y)
+    assert lbfgs.converged_ and 3 * lbfgs.n_iter_ < accelerated.n_iter_
+    reference = LogisticRegression(C=1 / (1e-3 * len(y)), tol=1e-12, max_iter=100_000).fit(X, y)
+    from .test_losses import multinomial_objective
+
+    ours = multinomial_objective(X, y, lbfgs.coef_, lbfgs.intercept_, 1e-3)
+    assert ours <= multinomial_objective(X, y, reference.coef_, reference.intercept_, 1e-3) + 1e-9
+
+
+def test_lbfgs_refuses_what_it_cannot_do():
+    X = np.random.default_rng(0).standard_normal((50, 3))
+    with pytest.raises(ValueError, match="optimizer='lbfgs' needs a smooth penalty"):
+        fastgd.GDRegressor(optimizer="lbfgs", penalty="l1", alpha=0.1).fit(X, X[:, 0])
+    with pytest.raises(ValueError, match="optimizer='lbfgs' needs full-batch descent"):
+        fastgd.GDRegressor(optimizer="lbfgs", batch_size=8).fit(X, X[:, 0])
+    with pytest.raises(ValueError, match="optimizer='lbfgs' needs a smooth loss"):
+        fastgd.GDClassifier(optimizer="lbfgs", loss="hinge").fit(X, X[:, 0] > 0)

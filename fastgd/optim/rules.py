@@ -36,6 +36,9 @@ ADAGRAD = 5
 #: RMSProp, decaying its squared-gradient average by ``beta2``.
 RMSPROP = 6
 ADAM = 7
+#: Full batch only: limited-memory BFGS with a backtracking line search, run
+#: by the solver itself (smooth objectives: no L1).
+LBFGS = 8
 
 CODES = {
     "sgd": SGD,
@@ -46,9 +49,13 @@ CODES = {
     "adagrad": ADAGRAD,
     "rmsprop": RMSPROP,
     "adam": ADAM,
+    "lbfgs": LBFGS,
 }
 #: Rows of state each rule needs.
-SLOTS = {SGD: 0, ASGD: 1, ACCELERATED: 0, MOMENTUM: 1, NESTEROV: 1, ADAGRAD: 1, RMSPROP: 1, ADAM: 2}
+SLOTS = {
+    SGD: 0, ASGD: 1, ACCELERATED: 0, MOMENTUM: 1, NESTEROV: 1, ADAGRAD: 1, RMSPROP: 1, ADAM: 2,
+    LBFGS: 0,
+}
 #: Rules that scale each coordinate's step by its gradient history.
 ADAPTIVE = {ADAGRAD, RMSPROP, ADAM}
 #: The state row that carries momentum, for rules that have one.
