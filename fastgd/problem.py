@@ -10,6 +10,7 @@ from ._config import CHUNK_ROWS
 from ._validation import first_nonfinite
 from .exceptions import DivergenceError
 from .kernels import column_stats, full_pass
+from .kernels.columns import column_pass
 from .optim import stepsize
 from .optim.space import from_raw, gradient_to_standard, to_raw
 
@@ -101,11 +102,19 @@ class Problem:
         n_out = n_out or self.n_out
         raw = self.raw(theta, n_out)
         total = np.zeros(theta.shape[0] + 2)
-        for block in self.source.blocks():
-            full_pass(
-                block.X, block.y, block.w, raw, loss, self.loss_param, n_out, block.rows,
-                CHUNK_ROWS, total,
-            )
+        columnar = self.source.column_blocks() if n_out == 1 else None
+        if columnar is not None:
+            for block in columnar:
+                column_pass(
+                    block.columns, block.like, block.rows, block.y, block.w, raw, loss,
+                    self.loss_param, CHUNK_ROWS, total,
+                )
+        else:
+            for block in self.source.blocks():
+                full_pass(
+                    block.X, block.y, block.w, raw, loss, self.loss_param, n_out, block.rows,
+                    CHUNK_ROWS, total,
+                )
         if self.standardized:
             gradient_to_standard(total, self.center, self.inv_scale, n_out)
         return total
@@ -188,7 +197,9 @@ class Problem:
             return total[: d + 1] / total[d + 2]
 
         eig = stepsize.top_eigenvalue(matvec, d + 1, self.fit_intercept)
-        return self.curvature() * eig
+        # Rounded to float32: row and column layouts sum in different orders,
+        # and the last bits of the estimate should not make their fits differ.
+        return float(np.float32(self.curvature() * eig))
 
     def lipschitz_max(self, extremes):
         """Largest per-row Lipschitz constant ``L_max``, relative to the mean weight."""

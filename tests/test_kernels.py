@@ -166,7 +166,7 @@ def test_float32_input_reaches_the_kernel_without_a_copy(monkeypatch, batch_size
 
 KERNELS = [
     kernels.full_pass, kernels.predict, kernels.column_stats, kernels.accumulate,
-    fastgd.kernels.fused.accumulate_blocked,
+    fastgd.kernels.fused.accumulate_blocked, fastgd.kernels.columns.column_pass,
     kernels.loss_sum, kernels.loss_grad, kernels.softmax_loss_grad, epoch.minibatch_epoch,
     rules.update, rules.gradient, space.to_raw, space.gradient_to_standard,
 ]
@@ -201,3 +201,21 @@ def test_blocks_aligned_to_chunks_sum_bit_identically_to_one_pass():
         part = slice(start, start + 3 * CHUNK_ROWS)
         kernels.full_pass(readonly(X[part]), readonly(y[part]), NO_WEIGHTS, theta, 0, 0.0, 1, ALL_ROWS, CHUNK_ROWS, total)
     assert np.array_equal(total, whole)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d", [1, 4, 7])
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+def test_column_pass_matches_the_row_pass(dtype, d, loss):
+    from fastgd.kernels.columns import column_pass
+
+    X, y, _ = make_regression(5000, d, seed=10, dtype=dtype)
+    if loss == "log_loss":
+        y = np.where(y > 1.5, 1.0, -1.0)
+    sw = np.random.default_rng(11).uniform(0, 2, 5000)
+    theta = np.random.default_rng(12).standard_normal(d + 1) * 0.3
+    columns = [np.ascontiguousarray(X[:, j]) for j in range(d)]
+    addresses = readonly(np.array([c.ctypes.data for c in columns], np.int64))
+    total = np.zeros(d + 3)
+    column_pass(addresses, np.empty(0, dtype), 5000, readonly(y), readonly(sw), theta, LOSSES[loss], 0.0, CHUNK_ROWS, total)
+    np.testing.assert_allclose(total, full_pass(X, y, theta, LOSSES[loss], sw), rtol=1e-12)

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from .._validation import readonly
-from .base import Block, Source, _readonly, _weights
+from .base import Block, ColumnBlock, Source, _readonly, _weights
 
 
 class ArrowSource(Source):
@@ -118,6 +118,29 @@ class ArrowSource(Source):
             y, w = (None if b is None else b[:rows] for b in (y_buffer, w_buffer))
             self._targets_into(table, y, w)
             yield Block(start, readonly(X), _readonly(y), _weights(w))
+
+    def column_blocks(self):
+        if self._tensor:
+            return None
+        return self._column_blocks()
+
+    def _column_blocks(self):
+        piece = self.piece_rows
+        _, y_buffer, w_buffer = self.allocate(min(piece, self.n_rows))
+        like = np.empty(0, self.dtype)
+        for start, table in self._reader.pieces(self._columns(), piece):
+            rows = table.num_rows
+            owners = [table]
+            addresses = np.empty(len(self._features), np.int64)
+            for j, name in enumerate(self._features):
+                values = _numbers(table.column(name), name)
+                # Zero-copy when the type matches; otherwise one converted column.
+                values = np.ascontiguousarray(values, dtype=self.dtype)
+                owners.append(values)
+                addresses[j] = values.ctypes.data
+            y, w = (None if b is None else b[:rows] for b in (y_buffer, w_buffer))
+            self._targets_into(table, y, w)
+            yield ColumnBlock(start, readonly(addresses), like, rows, _readonly(y), _weights(w), owners)
 
     def zero_copy_rows(self):
         return self.rows() if self.random_access else None

@@ -27,6 +27,21 @@ class Block(NamedTuple):
     rows: np.ndarray = ALL_ROWS
 
 
+class ColumnBlock(NamedTuple):
+    """Rows of a source held column by column, for the columnar pass."""
+
+    start: int
+    #: (d,) int64 addresses of the feature columns, each ``rows`` contiguous values.
+    columns: np.ndarray
+    #: An empty array of the columns' dtype.
+    like: np.ndarray
+    rows: int
+    y: np.ndarray | None
+    w: np.ndarray
+    #: The objects that own the column buffers, kept alive with the block.
+    owners: list
+
+
 class Source:
     """Base class of the data sources.
 
@@ -104,6 +119,11 @@ class Source:
 
     def zero_copy_rows(self):
         """The whole data as one :class:`Block` without copying it, or None."""
+        return None
+
+    def column_blocks(self):
+        """:class:`ColumnBlock` objects over all rows in order, or None if the
+        data is not held column by column."""
         return None
 
     def rows(self):
