@@ -23,6 +23,10 @@ CHUNK_ROWS = 1024
 #: enough that a parallel call is worth its start-up.
 PIECE_BYTES = 1 << 22
 
+#: Target size of a piece read in place (Arrow columns or tensors of the kernel
+#: dtype): no buffer to bound, so only the per-piece overhead matters.
+ZERO_COPY_PIECE_BYTES = 1 << 26
+
 #: Target size of a *block*: the natural unit of arrays and in-memory tables,
 #: which the block shuffle permutes. Four of them (the default buffer) fit in
 #: a core's L2 cache, where the shuffled reads then land.
@@ -43,6 +47,6 @@ def block_rows(n_features, itemsize=8):
     return _rows(BLOCK_BYTES, n_features, itemsize)
 
 
-def piece_rows(n_features, itemsize=8):
-    """Rows per conversion piece."""
-    return _rows(PIECE_BYTES, n_features, itemsize)
+def piece_rows(n_features, itemsize=8, zero_copy=False):
+    """Rows per piece: conversion pieces, or larger ones read in place."""
+    return _rows(ZERO_COPY_PIECE_BYTES if zero_copy else PIECE_BYTES, n_features, itemsize)

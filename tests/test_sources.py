@@ -260,3 +260,14 @@ def test_files_are_read_only_and_never_written(data):
         model.predict(fastgd.open_dataset(root / "data.arrow", features=NAMES))
     assert sorted(p for p in root.rglob("*") if p.is_file()) == files
     assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in files} == before
+
+
+def test_compressed_ipc_is_read_batch_by_batch(tmp_path, data):
+    import pyarrow.feather as feather
+
+    X, y, table, _ = data
+    feather.write_feather(table, tmp_path / "c.feather", compression="lz4", chunksize=BLOCK)
+    dataset = fastgd.open_dataset(tmp_path / "c.feather", target="y")
+    assert not dataset.source._reader.in_memory  # decompressed anew on every read
+    reference = fastgd.GDRegressor().fit(X, y)
+    np.testing.assert_allclose(fastgd.GDRegressor().fit(dataset).coef_, reference.coef_, atol=1e-12)

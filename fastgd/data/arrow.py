@@ -10,6 +10,7 @@ column of the kernel dtype goes to the kernels without any copy.
 import numpy as np
 import pyarrow as pa
 
+from .._config import piece_rows
 from .._validation import readonly
 from .base import Block, ColumnBlock, Source, _readonly, _weights
 
@@ -50,6 +51,8 @@ class ArrowSource(Source):
         whole = reader.whole(self._features) if tensor else None
         self._whole = None if whole is None else self._features_view(whole)
         self.random_access = self._whole is not None
+        self._in_place = piece_rows(self.n_features, self.dtype.itemsize, zero_copy=True)
+        self._column_cache = {}
 
     def _columns(self):
         extra = [self.target] if self.has_target else []
@@ -108,7 +111,11 @@ class ArrowSource(Source):
 
     def blocks(self):
         piece = self.piece_rows
-        X_buffer, y_buffer, w_buffer = self.allocate(min(piece, self.n_rows))
+        X_buffer, _, _ = self.allocate(min(piece, self.n_rows))
+        # A tensor of the kernel dtype is read in place: large pieces, no buffer.
+        if self._tensor and self._tensor_in_place():
+            piece = self._in_place
+        y_buffer, w_buffer = self._target_buffers(min(piece, self.n_rows))
         for start, table in self._reader.pieces(self._columns(), piece):
             rows = table.num_rows
             X = self._features_view(table)
@@ -124,23 +131,48 @@ class ArrowSource(Source):
             return None
         return self._column_blocks()
 
+    def _target_buffers(self, rows):
+        """Buffers for ``rows`` targets and weights (None where absent)."""
+        return (
+            np.empty(rows) if self.has_target else None,
+            np.empty(rows) if self.weighted else None,
+        )
+
+    def _tensor_in_place(self):
+        value_type = self._reader.schema.field(self._features[0]).type.value_type
+        return pa.types.is_floating(value_type) and value_type.bit_width == 8 * self.dtype.itemsize
+
     def _column_blocks(self):
-        piece = self.piece_rows
-        _, y_buffer, w_buffer = self.allocate(min(piece, self.n_rows))
+        piece = self._in_place
+        y_buffer, w_buffer = self._target_buffers(min(piece, self.n_rows))
         like = np.empty(0, self.dtype)
         for start, table in self._reader.pieces(self._columns(), piece):
             rows = table.num_rows
-            owners = [table]
-            addresses = np.empty(len(self._features), np.int64)
-            for j, name in enumerate(self._features):
-                values = _numbers(table.column(name), name)
-                # Zero-copy when the type matches; otherwise one converted column.
-                values = np.ascontiguousarray(values, dtype=self.dtype)
-                owners.append(values)
-                addresses[j] = values.ctypes.data
+            columns = self._column_cache.get(start) or self._column_addresses(table, start)
             y, w = (None if b is None else b[:rows] for b in (y_buffer, w_buffer))
             self._targets_into(table, y, w)
-            yield ColumnBlock(start, readonly(addresses), like, rows, _readonly(y), _weights(w), owners)
+            yield ColumnBlock(start, columns[0], like, rows, _readonly(y), _weights(w), columns[1])
+
+    def _column_addresses(self, table, start):
+        """The addresses of a piece's feature columns and the arrays that own them.
+
+        Columns of the kernel dtype are read in place; others are converted,
+        one column at a time. Pieces of tables that stay in memory (in memory
+        or memory-mapped) and need no conversion are remembered, so later
+        epochs skip the per-column work.
+        """
+        owners, copied = [table], False
+        addresses = np.empty(len(self._features), np.int64)
+        for j, name in enumerate(self._features):
+            values = _numbers(table.column(name), name)
+            converted = np.ascontiguousarray(values, dtype=self.dtype)
+            copied |= converted is not values and not np.shares_memory(converted, values)
+            owners.append(converted)
+            addresses[j] = converted.ctypes.data
+        columns = (readonly(addresses), owners)
+        if self._reader.in_memory and not copied:
+            self._column_cache[start] = columns
+        return columns
 
     def zero_copy_rows(self):
         return self.rows() if self.random_access else None
@@ -148,8 +180,7 @@ class ArrowSource(Source):
     def rows(self):
         if not self.random_access:
             return super().rows()
-        y = np.empty(self.n_rows) if self.has_target else None
-        w = np.empty(self.n_rows) if self.weighted else None
+        y, w = self._target_buffers(self.n_rows)
         self._targets_into(self._reader.whole(self._columns()), y, w)
         return Block(0, readonly(self._whole), _readonly(y), _weights(w))
 
@@ -165,6 +196,11 @@ class ArrowSource(Source):
         other.has_target = encode is not None
         other.weighted = self.weight is not None or other._reweight is not None
         return other
+
+
+def _first_address(batch):
+    buffers = batch.column(0).buffers() if batch.num_columns else []
+    return buffers[-1].address if buffers and buffers[-1] is not None else None
 
 
 def _numbers(column, name):
@@ -183,6 +219,8 @@ class _Reader:
     """Natural blocks read one at a time; pieces are slices of them."""
 
     block_sizes: np.ndarray
+    #: Whether the tables read stay at the same place in memory.
+    in_memory = True
 
     def pieces(self, columns, piece):
         """Yield ``(first_row, table)`` for all rows in order, at most ``piece`` rows each."""
@@ -199,6 +237,7 @@ class TableReader(_Reader):
 
     def __init__(self, table, block):
         self._table = table
+        self.schema = table.schema
         self._block = block
         n = table.num_rows
         self.block_sizes = np.diff(np.r_[np.arange(0, n, block), n]).astype(np.int64)
@@ -229,6 +268,10 @@ class IpcReader(_Reader):
         self.block_sizes = np.array(
             [self._batch(k).num_rows for k in range(self._file.num_record_batches)], np.int64
         )
+        # Uncompressed batches are views of the map: the same address every read.
+        if len(self.block_sizes):
+            first, again = self._batch(0), self._batch(0)
+            self.in_memory = _first_address(first) == _first_address(again)
 
     def _batch(self, k):
         batch = self._file.get_batch(k)
@@ -257,9 +300,12 @@ class ParquetReader(_Reader):
     bounded by the row-group size, whatever the size of the dataset.
     """
 
-    def __init__(self, row_groups, sizes):
+    in_memory = False
+
+    def __init__(self, row_groups, sizes, schema):
         self._row_groups = row_groups
         self.block_sizes = np.asarray(sizes, np.int64)
+        self.schema = schema
 
     def read(self, k, columns):
         return self._row_groups[k].to_table(columns=columns)

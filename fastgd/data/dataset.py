@@ -215,7 +215,7 @@ def _open_parquet(path, target, features, weight):
                 if stats is not None and stats.has_null_count:
                     name = column.path_in_schema.split(".")[0]
                     nulls[name] = nulls.get(name, 0) + stats.null_count
-    reader = ParquetReader(row_groups, sizes)
+    reader = ParquetReader(row_groups, sizes, schema)
     kind = "Parquet dataset" if path.is_dir() else "Parquet file"
     return _open_arrow(schema, lambda piece: reader, f"{kind} {path}", target, features, weight,
                        null_counts=lambda names: {n: nulls.get(n, 0) for n in names})
