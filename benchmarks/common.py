@@ -81,3 +81,10 @@ def warm_up():
         fastgd.GDRegressor(max_iter=2, tol=None).fit(X, X[:, 0])
         fastgd.GDRegressor(batch_size=32, max_iter=2, tol=None).fit(X, X[:, 0])
         fastgd.GDClassifier(max_iter=2, tol=None).fit(X, X[:, 0] > 0)
+        if hasattr(fastgd, "open_dataset"):
+            import pyarrow as pa
+
+            table = pa.table({**{f"x{j}": X[:, j] for j in range(5)}, "y": X[:, 0].astype(np.float64)})
+            dataset = fastgd.open_dataset(table, target="y")
+            fastgd.GDRegressor(max_iter=2, tol=None).fit(dataset)
+            fastgd.GDRegressor(batch_size=32, max_iter=2, tol=None).fit(dataset)
