@@ -219,3 +219,25 @@ def test_column_pass_matches_the_row_pass(dtype, d, loss):
     total = np.zeros(d + 3)
     column_pass(addresses, np.empty(0, dtype), 5000, readonly(y), readonly(sw), theta, LOSSES[loss], 0.0, CHUNK_ROWS, total)
     np.testing.assert_allclose(total, full_pass(X, y, theta, LOSSES[loss], sw), rtol=1e-12)
+
+
+def test_group_shuffles_are_uniform_permutations_independent_of_how_groups_are_read():
+    from fastgd.kernels.permute import shuffle_groups
+
+    order = np.arange(1000, dtype=np.int64)
+    bounds = np.array([300, 301, 700, 1000], np.int64)
+    whole = order.copy()
+    shuffle_groups(whole, bounds, 12345, 0)
+    start = 0
+    for stop in bounds:
+        part = order[start:stop].copy()
+        shuffle_groups(part, np.array([stop - start], np.int64), 12345, start)
+        np.testing.assert_array_equal(part, whole[start:stop])
+        assert sorted(part) == list(range(start, stop))
+        start = stop
+    counts = {}
+    for seed in range(6000):
+        triple = np.arange(3, dtype=np.int64)
+        shuffle_groups(triple, np.array([3], np.int64), seed, 0)
+        counts[tuple(triple)] = counts.get(tuple(triple), 0) + 1
+    assert len(counts) == 6 and all(abs(c - 1000) < 4 * 29 for c in counts.values())

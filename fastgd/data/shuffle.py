@@ -12,15 +12,16 @@
 
 A batch never spans two groups (or two blocks, unshuffled). Every plan draws
 from the generator in the same sequence (the block shuffle: one permutation of
-the blocks, then one uniform draw per row), and visits the rows in the same
-order, for sources with the same block sizes: such sources give bit-identical
-fits, whether their rows are read in place or through the buffer.
+the blocks and one seed, from which each position of the epoch's order gets
+its own uniform draw), and visits the rows in the same order, for sources with
+the same block sizes: such sources give bit-identical fits, whether their rows
+are read in place or through the buffer.
 """
 
 import numpy as np
 
 from .._validation import readonly
-from ..kernels.permute import concatenate_ranges, shuffle_groups
+from ..kernels.permute import concatenate_ranges, group_blocks, shuffle_groups
 from .base import NO_WEIGHTS
 
 #: No unit boundaries: the whole order is one unit.
@@ -68,28 +69,21 @@ class EpochPlan:
                 yield block.X, block.y, block.w, block.rows, ONE_UNIT
         else:
             groups = self._groups(rng.permutation(source.n_blocks))
-            uniforms = rng.random(source.n_rows)
+            seed = int(rng.integers(2**63))
             if self._in_place is not None:
-                yield self._in_place_unit(groups, uniforms)
+                yield self._in_place_unit(groups, seed)
             else:
                 used = 0
                 for group in groups:
-                    unit = self._buffered(group, uniforms[used:])
+                    unit = self._buffered(group, seed, used)
                     if unit is not None:
                         used += len(unit[3])
                         yield unit
 
     def _groups(self, order):
         """Consecutive blocks of ``order``, as many as fit the buffer (at least one)."""
-        sizes = self.source.block_sizes
-        groups, held = [[]], 0
-        for k in order:
-            if groups[-1] and held + sizes[k] > self.capacity:
-                groups.append([])
-                held = 0
-            groups[-1].append(k)
-            held += int(sizes[k])
-        return groups
+        ends = group_blocks(order, self.source.block_sizes, self.capacity)
+        return np.split(order, ends[:-1])
 
     def _block_rows(self, k):
         """Rows of natural block ``k`` that belong to the data, as source positions."""
@@ -97,13 +91,13 @@ class EpochPlan:
         chosen = self.source.selected(k)
         return start + (np.arange(int(self.source.block_sizes[k])) if chosen is None else chosen)
 
-    def _in_place_unit(self, groups, uniforms):
+    def _in_place_unit(self, groups, seed):
         """The one unit of an in-place block shuffle: each group's rows, permuted."""
         order, bounds, end = self._order, [], 0
         sizes = self.source.block_sizes
         if self._whole_blocks:
             end = concatenate_ranges(np.concatenate(groups), self._starts, sizes, order)
-            bounds = np.cumsum([sizes[group].sum() for group in groups])
+            bounds = np.cumsum([int(sizes[group].sum()) for group in groups])
         else:
             for group in groups:
                 for k in group:
@@ -113,11 +107,11 @@ class EpochPlan:
                 if not bounds or bounds[-1] < end:
                     bounds.append(end)
         bounds = np.array(bounds, np.int64)
-        shuffle_groups(order[:end], bounds, uniforms)
+        shuffle_groups(order[:end], bounds, seed, 0)
         rows = self._in_place
         return rows.X, rows.y, rows.w, readonly(order[:end]), readonly(bounds)
 
-    def _buffered(self, group, uniforms):
+    def _buffered(self, group, seed, first):
         """Fill the buffer with ``group``'s blocks; the unit, or None if no row is chosen."""
         X, y, w = self._buffers
         sizes = self.source.block_sizes
@@ -132,7 +126,7 @@ class EpochPlan:
         order = np.concatenate(positions)
         if not len(order):
             return None
-        shuffle_groups(order, np.array([len(order)], np.int64), uniforms)
+        shuffle_groups(order, np.array([len(order)], np.int64), seed, first)
         weights = NO_WEIGHTS if w is None else readonly(w[:offset])
         return readonly(X[:offset]), readonly(y[:offset]), weights, readonly(order), ONE_UNIT
 
