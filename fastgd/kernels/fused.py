@@ -62,30 +62,33 @@ def accumulate(X, y, sw, theta, loss, param, n_out, idx, start, stop, g):
     """
     if n_out > 1:
         return _softmax_rows(X, y, sw, theta, n_out, idx, start, stop, g)
-    loss_total, weight_total, gb = _rows(X, y, sw, theta, loss, param, idx, start, stop, g)
+    loss_total, weight_total, gb = _rows(X, y, sw, theta, loss, param, idx, start, stop, stop, g)
     g[X.shape[1]] += gb
     return loss_total, weight_total
 
 
 @njit(**JIT)
-def accumulate_blocked(X, y, sw, theta, loss, param, n_out, idx, start, stop, g):
+def accumulate_blocked(X, y, sw, theta, loss, param, n_out, idx, start, stop, horizon, g):
     """:func:`accumulate`, taking single-output rows four at a time.
 
     Reading ``theta`` and ``g`` once for four rows, with four independent
     rows' memory requests in flight, measured faster for one thread (the
     mini-batch epoch) and slower when threads share the memory bus (the
-    full-batch pass), which uses :func:`accumulate`.
+    full-batch pass), which uses :func:`accumulate`. Rows up to position
+    ``horizon`` are prefetched, so a batch requests the next one's first rows.
     """
     if n_out > 1:
         return _softmax_rows(X, y, sw, theta, n_out, idx, start, stop, g)
-    loss_total, weight_total, gb, k = _four_rows(X, y, sw, theta, loss, param, idx, start, stop, g)
-    rest = _rows(X, y, sw, theta, loss, param, idx, k, stop, g)
+    loss_total, weight_total, gb, k = _four_rows(
+        X, y, sw, theta, loss, param, idx, start, stop, horizon, g
+    )
+    rest = _rows(X, y, sw, theta, loss, param, idx, k, stop, horizon, g)
     g[X.shape[1]] += gb + rest[2]
     return loss_total + rest[0], weight_total + rest[1]
 
 
 @njit(**JIT)
-def _rows(X, y, sw, theta, loss, param, idx, start, stop, g):
+def _rows(X, y, sw, theta, loss, param, idx, start, stop, horizon, g):
     """One row at a time; returns the loss, weight and intercept-gradient sums."""
     d = X.shape[1]
     gather = idx.shape[0] > 0
@@ -93,7 +96,7 @@ def _rows(X, y, sw, theta, loss, param, idx, start, stop, g):
     b = theta[d]
     loss_total = weight_total = gb = 0.0
     for k in range(start, stop):
-        if k + DISTANCE < stop:
+        if k + DISTANCE < horizon:
             prefetch_row(X, y, sw, idx[k + DISTANCE] if gather else k + DISTANCE)
         i = idx[k] if gather else k
         x = X[i]
@@ -110,7 +113,7 @@ def _rows(X, y, sw, theta, loss, param, idx, start, stop, g):
 
 
 @njit(**JIT)
-def _four_rows(X, y, sw, theta, loss, param, idx, start, stop, g):
+def _four_rows(X, y, sw, theta, loss, param, idx, start, stop, horizon, g):
     """Four rows at a time while four remain; also returns where it stopped."""
     d = X.shape[1]
     gather = idx.shape[0] > 0
@@ -119,7 +122,7 @@ def _four_rows(X, y, sw, theta, loss, param, idx, start, stop, g):
     loss_total = weight_total = gb = 0.0
     k = start
     while k + 4 <= stop:
-        if k + DISTANCE + 4 <= stop:
+        if k + DISTANCE + 4 <= horizon:
             for q in range(k + DISTANCE, k + DISTANCE + 4):
                 prefetch_row(X, y, sw, idx[q] if gather else q)
         i0 = idx[k] if gather else k

@@ -50,7 +50,7 @@ def minibatch_epoch(
         stop = min(unit_stop, start + batch_size)
         g[:] = 0.0
         batch_loss, batch_weight = accumulate_blocked(
-            X, y, sw, raw, loss, param, n_out, idx, start, stop, g
+            X, y, sw, raw, loss, param, n_out, idx, start, stop, n, g
         )
         if averaging(rule, t, hyper):
             if standardized:
