@@ -52,7 +52,7 @@ class ArrowSource(Source):
         self._whole = None if whole is None else self._features_view(whole)
         self.random_access = self._whole is not None
         self._in_place = piece_rows(self.n_features, self.dtype.itemsize, zero_copy=True)
-        self._column_cache = {}
+        self._column_cache = []
 
     def _columns(self):
         extra = [self.target] if self.has_target else []
@@ -143,23 +143,38 @@ class ArrowSource(Source):
         return pa.types.is_floating(value_type) and value_type.bit_width == 8 * self.dtype.itemsize
 
     def _column_blocks(self):
+        if self._column_cache:
+            yield from self._column_cache
+            return
         piece = self._in_place
         y_buffer, w_buffer = self._target_buffers(min(piece, self.n_rows))
         like = np.empty(0, self.dtype)
+        blocks, remember = [], self._reader.in_memory
         for start, table in self._reader.pieces(self._columns(), piece):
             rows = table.num_rows
-            columns = self._column_cache.get(start) or self._column_addresses(table, start)
-            y, w = (None if b is None else b[:rows] for b in (y_buffer, w_buffer))
+            addresses, owners, copied = self._column_addresses(table)
+            if remember and not copied:
+                # The table stays where it is: keep its own targets too.
+                y, w = self._target_buffers(rows)
+            else:
+                y, w = (None if b is None else b[:rows] for b in (y_buffer, w_buffer))
             self._targets_into(table, y, w)
-            yield ColumnBlock(start, columns[0], like, rows, _readonly(y), _weights(w), columns[1])
+            block = ColumnBlock(start, addresses, like, rows, _readonly(y), _weights(w), owners)
+            remember = remember and not copied
+            if remember:
+                blocks.append(block)
+            yield block
+        if remember:
+            self._column_cache.extend(blocks)
 
-    def _column_addresses(self, table, start):
-        """The addresses of a piece's feature columns and the arrays that own them.
+    def _column_addresses(self, table):
+        """The addresses of a piece's feature columns, the arrays that own them,
+        and whether any column had to be converted.
 
         Columns of the kernel dtype are read in place; others are converted,
-        one column at a time. Pieces of tables that stay in memory (in memory
-        or memory-mapped) and need no conversion are remembered, so later
-        epochs skip the per-column work.
+        one column at a time. The column blocks of tables that stay in memory
+        (in memory or memory-mapped) and need no conversion are remembered,
+        with their encoded targets, so later epochs only run the kernel.
         """
         owners, copied = [table], False
         addresses = np.empty(len(self._features), np.int64)
@@ -169,10 +184,7 @@ class ArrowSource(Source):
             copied |= converted is not values and not np.shares_memory(converted, values)
             owners.append(converted)
             addresses[j] = converted.ctypes.data
-        columns = (readonly(addresses), owners)
-        if self._reader.in_memory and not copied:
-            self._column_cache[start] = columns
-        return columns
+        return readonly(addresses), owners, copied
 
     def zero_copy_rows(self):
         return self.rows() if self.random_access else None
@@ -193,6 +205,7 @@ class ArrowSource(Source):
         other.__dict__.update(self.__dict__)
         other._encode = encode
         other._reweight = reweight if encode is not None else None
+        other._column_cache = []  # cached blocks carry targets encoded the old way
         other.has_target = encode is not None
         other.weighted = self.weight is not None or other._reweight is not None
         return other
