@@ -3,6 +3,7 @@
 from .data import Dataset, open_dataset
 from .exceptions import ConvergenceWarning, DataWarning, DivergenceError, NotFittedError
 from .linear_model import GDClassifier, GDRegressor, fit
+from .persistence import ModelFileError, load
 from .solver import FitResult
 
 __version__ = "0.1.0"
@@ -15,8 +16,10 @@ __all__ = [
     "FitResult",
     "GDClassifier",
     "GDRegressor",
+    "ModelFileError",
     "NotFittedError",
     "fit",
+    "load",
     "open_dataset",
     "__version__",
 ]

@@ -1,48 +1,86 @@
-"""The ``fastgd`` command line."""
+"""The ``fastgd`` command line: fit, predict, info and demo.
+
+Every user error (a missing file, a bad column, a bad option value, a corrupt
+model) ends with exit status 2 and one line on stderr; anything else is a bug
+and keeps its traceback.
+"""
 
 import argparse
+import csv
+import inspect
+import json
+import signal
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
-DEMO_HELP = """\
-Generate a seeded regression problem (by default 1,000,000 x 50 float64),
-fit it with the default settings and report the epochs, the final objective,
-the error of the coefficients against the known truth and the wall time.
+EPILOG_FIT = """\
+examples:
+  fastgd fit train.parquet --target price --out model.json
+  fastgd fit data/ --target label --loss log_loss --penalty l2 --alpha 1e-4 \\
+      --standardize --out model.json --plot curve.png --history history.csv
+  fastgd fit events.arrow --target clicked --loss log_loss --batch-size 256 \\
+      --early-stopping --random-state 0 --out model.json
+  fastgd fit X.npy --target y.npy --out model.json
+
+Every GDRegressor / GDClassifier parameter is an option of the same name
+(underscores as dashes). Values: numbers, true/false, none, auto, or JSON
+(for --class-weight). A classification loss (log_loss, hinge) fits a
+GDClassifier. Ctrl-C stops after the current epoch and writes the model so
+far, marked as not converged (exit status 130).
+"""
+
+EPILOG_PREDICT = """\
+examples:
+  fastgd predict model.json new.parquet --out predictions.parquet
+  fastgd predict model.json new.csv --out predictions.csv --proba
+
+Columns are matched to the model's features by name. Predictions are written
+block by block, so memory stays bounded whatever the size of DATA.
+"""
+
+EPILOG_INFO = """\
+examples:
+  fastgd info model.json
+  fastgd info model.json --top 20
+"""
+
+EPILOG_DEMO = """\
+Generate a seeded regression problem (1,000,000 x 50 by default), write it
+to a temporary Arrow IPC (or Parquet) file, fit it from the file with the
+default settings and a progress bar, then write the model and the
+loss-curve plot and report the epochs, the final objective, the error of the
+coefficients against the known truth and the wall time.
 
 examples:
   fastgd demo
-  fastgd demo --rows 200000 --features 20 --batch-size 256
-  fastgd demo --dtype float32
+  fastgd demo --rows 200000 --features 20 --format parquet --out-dir /tmp/demo
 """
 
+#: Estimator parameters the command line leaves out: no meaning for a file.
+_NOT_OPTIONS = {"callbacks", "warm_start"}
+#: Exit status after Ctrl-C, as a shell reports it.
+INTERRUPTED = 130
 
-def _demo(args):
-    from . import GDRegressor
 
-    rng = np.random.default_rng(args.seed)
-    start = time.perf_counter()
-    X = rng.standard_normal((args.rows, args.features), dtype=np.float32 if args.dtype == "float32" else np.float64)
-    coef = rng.uniform(-2.0, 2.0, args.features)
-    intercept = 0.5
-    y = X @ coef + intercept + args.noise * rng.standard_normal(args.rows)
-    generated = time.perf_counter() - start
-    print(
-        f"data: {args.rows:,} x {args.features} {args.dtype} "
-        f"({X.nbytes / 1e6:,.0f} MB, generated in {generated:.2f} s)"
-    )
-    model = GDRegressor(batch_size=args.batch_size, random_state=args.seed, verbose=args.verbose)
-    start = time.perf_counter()
-    model.fit(X, y)
-    wall = time.perf_counter() - start
-    mode = "full batch" if args.batch_size is None else f"mini-batch B={args.batch_size}"
-    error = np.abs(np.append(model.coef_ - coef, model.intercept_ - intercept)).max()
-    print(f"fit: {mode}, {model.n_iter_} epochs, converged={model.converged_}")
-    print(f"final objective: {model.loss_history_[-1]:.10g} (noise floor {args.noise**2 / 2:.6g})")
-    print(f"max coefficient error vs truth: {error:.3e}")
-    print(f"wall time: {wall:.3f} s ({wall / model.n_iter_ * 1e3:.2f} ms per epoch incl. setup)")
-    return 0
+class UserError(Exception):
+    """An error in what the user asked for: one line, exit status 2."""
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from . import DivergenceError, ModelFileError
+
+    try:
+        return args.run(args)
+    except (UserError, ValueError, TypeError, FileNotFoundError, ImportError, ModelFileError, DivergenceError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"fastgd: error: {message}", file=sys.stderr)
+        return 2
 
 
 def build_parser():
@@ -50,27 +88,383 @@ def build_parser():
         prog="fastgd",
         description="Linear models trained by gradient descent at memory-bandwidth speed.",
     )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"fastgd {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    demo = commands.add_parser(
-        "demo",
-        help="train on a built-in generated problem",
-        description=DEMO_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    raw = argparse.RawDescriptionHelpFormatter
+
+    fit = commands.add_parser("fit", help="fit a model on a data file", epilog=EPILOG_FIT, formatter_class=raw,
+                              description="Fit a linear model by gradient descent on DATA and save it as JSON.")
+    fit.add_argument("data", metavar="DATA", help=".parquet file or directory, .arrow/.feather, .csv, or X.npy")
+    fit.add_argument("--target", required=True, help="target column (for X.npy: the y.npy file)")
+    fit.add_argument("--features", nargs="+", metavar="COLUMN", help="feature columns, in order (default: every numeric column)")
+    fit.add_argument("--weight", metavar="COLUMN", help="column of sample weights")
+    fit.add_argument("--out", required=True, metavar="MODEL.json", help="where to write the model")
+    fit.add_argument("--plot", metavar="PNG", help="write the learning curve here (needs fastgd[plot])")
+    fit.add_argument("--history", metavar="CSV", help="write the per-epoch history here")
+    fit.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
+    _estimator_options(fit)
+    fit.set_defaults(run=_fit)
+
+    predict = commands.add_parser("predict", help="predict with a saved model", epilog=EPILOG_PREDICT, formatter_class=raw,
+                                  description="Predict DATA with MODEL, block by block.")
+    predict.add_argument("model", metavar="MODEL.json")
+    predict.add_argument("data", metavar="DATA")
+    predict.add_argument("--out", required=True, metavar="FILE", help="predictions: .parquet, .csv or .npy")
+    predict.add_argument("--proba", action="store_true", help="also write class probabilities (classifiers with log_loss)")
+    predict.set_defaults(run=_predict)
+
+    info = commands.add_parser("info", help="describe a saved model", epilog=EPILOG_INFO, formatter_class=raw,
+                               description="Print a saved model: loss, penalty, features, coefficients, training.")
+    info.add_argument("model", metavar="MODEL.json")
+    info.add_argument("--top", type=int, default=10, metavar="K", help="coefficients shown, largest first (default 10)")
+    info.set_defaults(run=_info)
+
+    demo = commands.add_parser("demo", help="train on a built-in generated problem", epilog=EPILOG_DEMO, formatter_class=raw,
+                               description="The built-in demonstration.")
     demo.add_argument("--rows", type=int, default=1_000_000, help="rows to generate (default 1,000,000)")
     demo.add_argument("--features", type=int, default=50, help="features to generate (default 50)")
-    demo.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     demo.add_argument("--noise", type=float, default=1.0, help="noise standard deviation (default 1)")
+    demo.add_argument("--format", choices=["arrow", "parquet"], default="arrow", help="file format of the data (default arrow)")
     demo.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default: full batch)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    demo.add_argument("--verbose", "-v", action="count", default=0, help="log every epoch")
+    demo.add_argument("--out-dir", default="fastgd-demo", help="where the model and plot go (default ./fastgd-demo)")
+    demo.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     demo.set_defaults(run=_demo)
     return parser
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    return args.run(args)
+def _estimator_options(parser):
+    from .linear_model import GDClassifier, GDRegressor
+
+    group = parser.add_argument_group("estimator options (defaults as in GDRegressor / GDClassifier)")
+    defaults = {}
+    for cls in (GDRegressor, GDClassifier):
+        for name, p in inspect.signature(cls.__init__).parameters.items():
+            if name != "self" and name not in _NOT_OPTIONS:
+                defaults.setdefault(name, p.default)
+    defaults["loss"] = "squared_error"
+    for name, default in sorted(defaults.items()):
+        flag = "--" + name.replace("_", "-")
+        if isinstance(default, bool):
+            group.add_argument(flag, dest=name, nargs="?", const=True, type=_boolean, default=argparse.SUPPRESS,
+                               metavar="BOOL", help=f"(default {default})")
+        else:
+            group.add_argument(flag, dest=name, type=_value, default=argparse.SUPPRESS, metavar="VALUE",
+                               help=f"(default {default!r})")
+
+
+def _value(text):
+    """An option value: none, true/false, a number, JSON, or the text itself."""
+    lowered = text.lower()
+    if lowered in ("none", "null"):
+        return None
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    if text[:1] in "{[":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as error:
+            raise argparse.ArgumentTypeError(f"invalid JSON {text!r}: {error}") from None
+    return text
+
+
+def _boolean(text):
+    value = _value(text)
+    if not isinstance(value, bool):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return value
+
+
+def _estimator(args):
+    from .linear_model import GDClassifier, GDRegressor
+
+    params = {k: v for k, v in vars(args).items() if k in set(GDRegressor._param_names()) | {"class_weight"}}
+    classify = params.get("loss", "squared_error") in GDClassifier._LOSSES
+    if "class_weight" in params and not classify:
+        raise UserError("--class-weight needs a classification loss (log_loss or hinge)")
+    cls = GDClassifier if classify else GDRegressor
+    return cls(**params)
+
+
+class _Progress:
+    """A per-epoch progress bar (tqdm) as a fit callback; Ctrl-C asks it to stop."""
+
+    def __init__(self, total, rows, quiet):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, unit="epoch", file=sys.stderr, disable=quiet or not sys.stderr.isatty(),
+                        dynamic_ncols=True)
+        self.rows = rows
+        self.stop = False
+        self._clock = time.perf_counter()
+
+    def __call__(self, epoch, objective, coef):
+        now = time.perf_counter()
+        elapsed, self._clock = now - self._clock, now
+        self.bar.set_postfix(objective=f"{objective:.6g}", epoch_s=f"{elapsed:.3f}",
+                             rows_s=f"{self.rows / max(elapsed, 1e-12):.3g}", refresh=False)
+        self.bar.update(1)
+        return self.stop
+
+    def interrupt(self, signum, frame):
+        if self.stop:  # a second Ctrl-C: stop at once, mid-epoch
+            raise KeyboardInterrupt
+        self.stop = True
+        self.bar.write("fastgd: stopping after this epoch (Ctrl-C again to stop now)", file=sys.stderr)
+
+    def close(self):
+        self.bar.close()
+
+
+def _train(estimator, dataset, quiet):
+    """Fit with a progress bar; Ctrl-C stops after the current epoch. Returns
+    whether the fit was interrupted."""
+    progress = _Progress(estimator.max_iter if isinstance(estimator.max_iter, int) else None, dataset.n_rows, quiet)
+    estimator.set_params(callbacks=[progress])
+    previous = signal.signal(signal.SIGINT, progress.interrupt)
+    interrupted = False
+    try:
+        estimator.fit(dataset)
+    except KeyboardInterrupt:
+        interrupted = True
+        if not hasattr(estimator, "coef_"):
+            raise UserError("interrupted before the first epoch ended; no model written") from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        progress.close()
+        estimator.set_params(callbacks=None)
+    if progress.stop:
+        interrupted = True
+        estimator.converged_ = False
+        estimator.interrupted_ = True
+    return interrupted
+
+
+def _fit(args):
+    from . import open_dataset
+
+    estimator = _estimator(args)
+    estimator._validate_params()
+    if args.plot:
+        from .plot import require_matplotlib
+
+        require_matplotlib()
+    dataset = open_dataset(args.data, target=args.target, features=args.features, weight=args.weight)
+    interrupted = _train(estimator, dataset, args.quiet)
+    estimator.save(args.out)
+    if args.history:
+        _write_history(estimator, args.history)
+    if args.plot:
+        from .plot import plot_history
+
+        plot_history(estimator, args.plot)
+    if not args.quiet:
+        state = "interrupted" if interrupted else ("converged" if estimator.converged_ else "not converged")
+        print(f"wrote {args.out}: {type(estimator).__name__}, {estimator.n_iter_} epochs, {state}, "
+              f"objective {estimator.loss_history_[-1]:.10g}")
+    return INTERRUPTED if interrupted else 0
+
+
+def _write_history(estimator, path):
+    validation = getattr(estimator, "validation_loss_history_", None)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", "objective"] + (["validation_loss"] if validation is not None else []))
+        for epoch, value in enumerate(estimator.loss_history_, 1):
+            writer.writerow([epoch, repr(float(value))] + ([repr(float(validation[epoch - 1]))] if validation is not None else []))
+
+
+def _predict(args):
+    from . import load, open_dataset
+
+    model = load(args.model)
+    out = Path(args.out)
+    if out.suffix.lower() not in (".parquet", ".csv", ".npy"):
+        raise UserError(f"--out must end in .parquet, .csv or .npy, got '{out}'")
+    if args.proba and not (model._estimator_type == "classifier" and model.loss == "log_loss"):
+        raise UserError("--proba needs a classifier fitted with loss='log_loss'")
+    dataset = open_dataset(args.data)
+    blocks = ((start, _prediction_columns(model, decision, args.proba)) for start, decision in model._decision_blocks(dataset))
+    rows = _write_predictions(out, blocks, dataset.n_rows)
+    return 0 if rows == dataset.n_rows else 1
+
+
+def _prediction_columns(model, decision, proba):
+    """Named output columns for one block of decision values."""
+    columns = {}
+    if model._estimator_type == "classifier":
+        if decision.ndim == 2:
+            columns["prediction"] = model.classes_[np.argmax(decision, axis=1)]
+        else:
+            columns["prediction"] = model.classes_[(decision > 0).astype(np.intp)]
+        if proba:
+            probabilities = model._probabilities(decision)
+            for k, label in enumerate(model.classes_):
+                columns[f"proba_{label}"] = probabilities[:, k]
+    else:
+        columns["prediction"] = np.exp(decision) if model.loss == "poisson" else decision
+    return columns
+
+
+def _write_predictions(out, blocks, n_rows):
+    """Write the blocks of named columns to ``out``; return the rows written."""
+    import pyarrow as pa
+
+    written = 0
+    writer = None
+    try:
+        for start, columns in blocks:
+            if out.suffix.lower() == ".npy":
+                values = np.column_stack(list(columns.values())) if len(columns) > 1 else next(iter(columns.values()))
+                values = values.astype(str) if values.dtype == object else values
+                if writer is None:
+                    writer = np.lib.format.open_memmap(out, mode="w+", dtype=values.dtype, shape=(n_rows,) + values.shape[1:])
+                writer[start : start + len(values)] = values
+                written += len(values)
+                continue
+            table = pa.table({name: pa.array(values) for name, values in columns.items()})
+            if writer is None:
+                if out.suffix.lower() == ".parquet":
+                    import pyarrow.parquet as pq
+
+                    writer = pq.ParquetWriter(out, table.schema)
+                else:
+                    import pyarrow.csv as pacsv
+
+                    writer = pacsv.CSVWriter(out, table.schema)
+            writer.write_table(table)
+            written += table.num_rows
+    finally:
+        if writer is not None:
+            if hasattr(writer, "flush"):
+                writer.flush()
+            if hasattr(writer, "close"):
+                writer.close()
+    return written
+
+
+def _info(args):
+    from . import __version__, load
+    from .persistence import FORMAT
+
+    model = load(args.model)
+    document = json.loads(Path(args.model).read_text())
+    params = model.get_params()
+    lines = [
+        f"{FORMAT} {args.model}: schema {document['schema_version']}, written by fastgd "
+        f"{document['fastgd_version']} (this is {__version__})",
+        f"estimator: {type(model).__name__}",
+        f"loss: {params['loss']}" + (f" (epsilon {params['epsilon']})" if params["loss"] == "huber" else ""),
+        f"penalty: {params['penalty']}" + (f" (alpha {params['alpha']:g}, l1_ratio {params['l1_ratio']:g})" if params["penalty"] else ""),
+        f"features: {model.n_features_in_}" + _feature_summary(model),
+    ]
+    if hasattr(model, "classes_"):
+        lines.append(f"classes: {len(model.classes_)}: {', '.join(map(str, model.classes_[:20]))}")
+    lines.append(f"intercept: {np.array2string(np.asarray(model.intercept_), precision=6)}")
+    lines.append(f"coefficients, {min(args.top, model.n_features_in_)} largest by magnitude:")
+    lines += _top_coefficients(model, args.top)
+    history = model.loss_history_
+    status = "interrupted" if getattr(model, "interrupted_", False) else ("converged" if model.converged_ else "not converged")
+    lines.append(f"training: {model.n_iter_} epochs, {status}, learning rate {model.learning_rate_:.6g}")
+    if len(history):
+        lines.append(f"objective: first epoch {history[0]:.10g}, last {history[-1]:.10g}, best {history.min():.10g}")
+    validation = getattr(model, "validation_loss_history_", None)
+    if validation is not None and len(validation):
+        lines.append(f"validation loss: best {validation.min():.10g} at epoch {int(np.argmin(validation)) + 1}")
+    if hasattr(model, "feature_mean_"):
+        lines.append("standardized: yes (statistics saved with the model)")
+    print("\n".join(lines))
+    return 0
+
+
+def _feature_summary(model):
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        return " (unnamed)"
+    shown = ", ".join(map(str, names[:12]))
+    return f": {shown}" + (", ..." if len(names) > 12 else "")
+
+
+def _top_coefficients(model, top):
+    coef = np.atleast_2d(model.coef_)
+    names = getattr(model, "feature_names_in_", None)
+    names = [f"x{j}" for j in range(coef.shape[1])] if names is None else list(names)
+    strength = np.abs(coef).max(axis=0)
+    order = np.argsort(-strength, kind="stable")[:top]
+    width = max(len(str(names[j])) for j in order) if len(order) else 0
+    lines = []
+    for j in order:
+        values = "  ".join(f"{v: .6g}" for v in coef[:, j])
+        lines.append(f"  {str(names[j]):<{width}}  {values}")
+    return lines
+
+
+def _demo(args):
+    from . import GDRegressor, open_dataset
+
+    rng = np.random.default_rng(args.seed)
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    coef = rng.uniform(-2.0, 2.0, args.features)
+    intercept = 0.5
+    names = [f"x{j}" for j in range(args.features)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"demo.{args.format}"
+        _write_demo_data(path, rng, args, coef, intercept, names)
+        print(f"data: {args.rows:,} x {args.features} float64 in {path.name} "
+              f"({path.stat().st_size / 1e6:,.0f} MB, written in {time.perf_counter() - start:.2f} s)")
+        dataset = open_dataset(path, target="y")
+        model = GDRegressor(batch_size=args.batch_size, random_state=args.seed)
+        start = time.perf_counter()
+        interrupted = _train(model, dataset, args.quiet)
+        wall = time.perf_counter() - start
+        del dataset
+    error = np.abs(np.append(model.coef_ - coef, model.intercept_ - intercept)).max()
+    mode = "full batch" if args.batch_size is None else f"mini-batch B={args.batch_size}"
+    state = "interrupted" if interrupted else f"converged={model.converged_}"
+    model.save(out_dir / "model.json")
+    print(f"fit: {mode}, {model.n_iter_} epochs, {state}")
+    print(f"final objective: {model.loss_history_[-1]:.10g} (noise floor {args.noise**2 / 2:.6g})")
+    print(f"max coefficient error vs truth: {error:.3e}")
+    print(f"wall time: {wall:.3f} s ({wall / model.n_iter_ * 1e3:.1f} ms per epoch, setup included)")
+    print(f"model: {out_dir / 'model.json'}")
+    try:
+        from .plot import plot_history
+
+        plot_history(model, out_dir / "loss.png", title=f"fastgd demo: {args.rows:,} x {args.features}")
+        print(f"loss curve: {out_dir / 'loss.png'}")
+    except ImportError as missing:
+        print(f"loss curve: skipped ({missing})")
+    return INTERRUPTED if interrupted else 0
+
+
+def _write_demo_data(path, rng, args, coef, intercept, names):
+    """Write the demo problem in slices: memory stays bounded by one slice."""
+    import pyarrow as pa
+
+    schema = pa.schema([(n, pa.float64()) for n in names] + [("y", pa.float64())])
+    if args.format == "parquet":
+        import pyarrow.parquet as pq
+
+        writer = pq.ParquetWriter(path, schema)
+    else:
+        writer = pa.ipc.new_file(str(path), schema)
+    try:
+        for first in range(0, args.rows, 65536):
+            rows = min(65536, args.rows - first)
+            X = rng.standard_normal((rows, args.features))
+            y = X @ coef + intercept + args.noise * rng.standard_normal(rows)
+            writer.write_table(pa.table({**{n: X[:, j] for j, n in enumerate(names)}, "y": y}, schema=schema))
+    finally:
+        writer.close()
 
 
 if __name__ == "__main__":

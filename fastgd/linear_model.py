@@ -167,6 +167,8 @@ class _GDBase(ParamsMixin):
         self.loss_history_ = result.loss_history
         if validation is not None:
             self.validation_loss_history_ = result.validation_loss_history
+        if result.interrupted:
+            raise KeyboardInterrupt
         return result
 
     def _partial_fit(self, X, y, sample_weight, classes):
@@ -225,6 +227,7 @@ class _GDBase(ParamsMixin):
     def _store(self, result, problem, classes):
         if classes is not None:
             self.classes_ = classes
+        self.interrupted_ = result.interrupted
         self.coef_ = result.coef
         self.intercept_ = result.intercept
         self.converged_ = result.converged
@@ -432,6 +435,12 @@ class _GDBase(ParamsMixin):
         to the fitted features by name. Shape ``(n,)``, or ``(n, K)`` for a
         multinomial classifier.
         """
+        blocks = list(self._decision_blocks(X))
+        decision = np.concatenate([values for _, values in blocks]) if blocks else np.empty(0)
+        return decision
+
+    def _decision_blocks(self, X):
+        """Yield ``(first_row, decision)`` block by block: bounded memory for big data."""
         self._check_fitted()
         names = getattr(self, "feature_names_in_", None)
         source = prediction_data(X, None if names is None else list(names)).source.with_target(None)
@@ -442,10 +451,10 @@ class _GDBase(ParamsMixin):
             )
         theta = self._raw_coefficients()
         n_out = np.size(self.intercept_)
-        out = np.empty((source.n_rows, n_out))
         for block in source.blocks():
-            kernels.predict(block.X, theta, out[block.start : block.start + block.X.shape[0]])
-        return out[:, 0] if np.ndim(self.intercept_) == 0 else out
+            out = np.empty((block.X.shape[0], n_out))
+            kernels.predict(block.X, theta, out)
+            yield block.start, (out[:, 0] if np.ndim(self.intercept_) == 0 else out)
 
     def _scored(self, X, y, sample_weight):
         """Predictions of ``X``, the true targets and the weights, for ``score``."""
@@ -455,6 +464,12 @@ class _GDBase(ParamsMixin):
         y = check_target(y, prediction.shape[0])
         w = check_sample_weight(sample_weight, prediction.shape[0])
         return prediction, y, w if w.shape[0] else None
+
+    def save(self, path):
+        """Write the fitted model to ``path`` as JSON; :func:`fastgd.load` reads it back."""
+        from .persistence import save
+
+        save(self, path)
 
     def _check_fitted(self):
         if not hasattr(self, "coef_"):
@@ -569,6 +584,9 @@ class GDRegressor(_GDBase):
         the mean batch loss during the epoch at the reported coefficients)
     validation_loss_history_ : ndarray, with early stopping
     converged_ : bool
+    interrupted_ : bool, whether Ctrl-C stopped the fit (a ``KeyboardInterrupt``
+        inside ``fit`` keeps the last completed epoch's coefficients, then
+        propagates)
     learning_rate_ : float, the base rate at the end
     n_features_in_ : int
     feature_names_in_ : ndarray of str, when fitted on named columns
@@ -731,7 +749,9 @@ class GDClassifier(_GDBase):
         """Class probabilities, shape (n, n_classes); rows sum to 1."""
         if self.loss != "log_loss":
             raise AttributeError(f"probabilities are not available for loss={self.loss!r}")
-        decision = self.decision_function(X)
+        return self._probabilities(self.decision_function(X))
+
+    def _probabilities(self, decision):
         if decision.ndim == 2:
             shifted = np.exp(decision - decision.max(axis=1, keepdims=True))
             return shifted / shifted.sum(axis=1, keepdims=True)

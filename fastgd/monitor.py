@@ -52,6 +52,7 @@ class Monitor:
         self.stopped = False
         self.best_validation = math.inf
         self.best_theta = None
+        self.last_theta = None
         self.validation_stalled = 0
         self._clock = time.perf_counter()
 
@@ -63,6 +64,7 @@ class Monitor:
             self.problem.check_finite(objective, "descending", self.learning_rate)
         self.epoch += 1
         previous = self.history[-1] if self.history else math.inf
+        self.last_theta = theta.copy()
         self.history.append(objective)
         self.times.append(elapsed)
         validation = None

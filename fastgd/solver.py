@@ -104,6 +104,8 @@ class FitResult:
     epoch_times: np.ndarray = field(repr=False, default=None)
     validation_loss_history: np.ndarray | None = None
     classes: np.ndarray | None = None
+    #: Stopped by Ctrl-C: the coefficients are those of the last completed epoch.
+    interrupted: bool = False
 
 
 def start(problem, options, theta=None):
@@ -172,10 +174,16 @@ def solve(problem, options, state=None, validation=None):
         descend = _minibatch
     else:
         descend = _lbfgs if options.optimizer == rules.LBFGS else _full_batch
-    theta = descend(problem, options, state, monitor)
-    if monitor.best_theta is not None:
+    interrupted = False
+    try:
+        theta = descend(problem, options, state, monitor)
+    except KeyboardInterrupt:
+        if monitor.last_theta is None:
+            raise
+        theta, interrupted = monitor.last_theta, True
+    if monitor.best_theta is not None and not interrupted:
         theta = monitor.best_theta
-    if options.tol is not None and not monitor.converged and not monitor.stopped:
+    if options.tol is not None and not (monitor.converged or monitor.stopped or interrupted):
         warnings.warn(
             f"stopped after max_iter={options.max_iter} epochs before the objective's relative "
             f"improvement fell below tol={options.tol:g}; raise max_iter or tol",
@@ -192,6 +200,7 @@ def solve(problem, options, state=None, validation=None):
         learning_rate=monitor.learning_rate,
         epoch_times=np.asarray(monitor.times),
         validation_loss_history=np.asarray(monitor.validation_history) if validation else None,
+        interrupted=interrupted,
     )
     return result, state
 
