@@ -84,7 +84,7 @@ def test_save_load_predict_is_bit_identical(tmp_path, case):
         model = fastgd.GDClassifier(early_stopping=True, random_state=0).fit(X, labels)
     else:
         labels = np.digitize(X[:, 1] + 3 * rng.standard_normal(3000), [-5, 5]) + 10
-        model = fastgd.GDClassifier(penalty="l2", alpha=1e-3).fit(X, labels)
+        model = fastgd.GDClassifier(penalty="l2", alpha=1e-3, standardize=True).fit(X, labels)
     model.save(tmp_path / "m.json")
     loaded = fastgd.load(tmp_path / "m.json")
     assert type(loaded) is type(model) and loaded.get_params() == model.get_params()
