@@ -35,6 +35,10 @@ BLOCK_BYTES = 1 << 18
 #: Blocks held by the default block-shuffle buffer.
 SHUFFLE_BUFFER_BLOCKS = 4
 
+#: Partial sums merged per task of a Dask tree reduction (unless dask's
+#: ``split_every`` setting says otherwise).
+REDUCE_FAN_IN = 8
+
 
 def _rows(nbytes, n_features, itemsize):
     """The power of two nearest below ``nbytes`` worth of rows."""

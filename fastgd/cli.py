@@ -300,10 +300,7 @@ def _prediction_columns(model, decision, proba):
     """Named output columns for one block of decision values."""
     columns = {}
     if model._estimator_type == "classifier":
-        if decision.ndim == 2:
-            columns["prediction"] = model.classes_[np.argmax(decision, axis=1)]
-        else:
-            columns["prediction"] = model.classes_[(decision > 0).astype(np.intp)]
+        columns["prediction"] = model._labels(decision)
         if proba:
             probabilities = model._probabilities(decision)
             for k, label in enumerate(model.classes_):

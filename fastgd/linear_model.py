@@ -17,6 +17,8 @@ from ._validation import (
     check_target,
     numeric_target,
 )
+from ._validation import kernel_dtype, readonly
+from .data.dask import is_dask_collection
 from .data.dataset import Dataset
 from .data.inputs import _TARGET, prediction_data, training_data
 from .data.subset import split
@@ -435,9 +437,23 @@ class _GDBase(ParamsMixin):
         to the fitted features by name. Shape ``(n,)``, or ``(n, K)`` for a
         multinomial classifier.
         """
+        self._check_fitted()
+        if is_dask_collection(X) or getattr(getattr(X, "source", None), "distributed", False):
+            return self._dask_decision(X)
         blocks = list(self._decision_blocks(X))
         decision = np.concatenate([values for _, values in blocks]) if blocks else np.empty(0)
         return decision
+
+    def _dask_decision(self, X):
+        """A Dask array of the decision values, computed on the workers."""
+        names = getattr(self, "feature_names_in_", None)
+        source = prediction_data(X, None if names is None else list(names)).source.with_target(None)
+        if source.n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {source.n_features} features, but {type(self).__name__} was fitted with "
+                f"{self.n_features_in_}"
+            )
+        return source.predict(predict_partition, self._raw_coefficients(), int(np.size(self.intercept_)))
 
     def _decision_blocks(self, X):
         """Yield ``(first_row, decision)`` block by block: bounded memory for big data."""
@@ -675,15 +691,9 @@ class GDClassifier(_GDBase):
         return settings, options
 
     def _target_encoder(self, source, name, classes):
-        labels, counts = [], []
-        for raw in source.raw_targets():
-            if raw.dtype.kind == "f" and not np.all(np.isfinite(raw)):
-                raise ValueError(f"{name} contains NaN or infinity; class labels must be finite")
-            block_labels, block_counts = np.unique(raw, return_counts=True)
-            labels.append(block_labels)
-            counts.append(block_counts)
-        seen, where = np.unique(np.concatenate(labels), return_inverse=True)
-        counts = np.bincount(where, weights=np.concatenate(counts))
+        seen, counts = source.target_counts()
+        if seen.dtype.kind == "f" and not np.all(np.isfinite(seen)):
+            raise ValueError(f"{name} contains NaN or infinity; class labels must be finite")
         if classes is None:
             classes = seen
         unknown = np.setdiff1d(seen, classes)
@@ -738,9 +748,15 @@ class GDClassifier(_GDBase):
         return weights
 
     def predict(self, X):
-        """Predicted class labels."""
+        """Predicted class labels (a Dask array for Dask input)."""
         self._check_fitted()
         decision = self.decision_function(X)
+        if is_dask_collection(decision):
+            drop = 1 if decision.ndim == 2 else None
+            return decision.map_blocks(self._labels, drop_axis=drop, dtype=self.classes_.dtype)
+        return self._labels(decision)
+
+    def _labels(self, decision):
         if decision.ndim == 2:
             return self.classes_[np.argmax(decision, axis=1)]
         return self.classes_[(decision > 0).astype(np.intp)]
@@ -749,7 +765,12 @@ class GDClassifier(_GDBase):
         """Class probabilities, shape (n, n_classes); rows sum to 1."""
         if self.loss != "log_loss":
             raise AttributeError(f"probabilities are not available for loss={self.loss!r}")
-        return self._probabilities(self.decision_function(X))
+        decision = self.decision_function(X)
+        if is_dask_collection(decision):
+            chunks = (decision.chunks[0], (len(self.classes_),))
+            new = 1 if decision.ndim == 1 else None
+            return decision.map_blocks(self._probabilities, chunks=chunks, new_axis=new, dtype=np.float64)
+        return self._probabilities(decision)
 
     def _probabilities(self, decision):
         if decision.ndim == 2:
@@ -762,6 +783,14 @@ class GDClassifier(_GDBase):
         """Mean accuracy."""
         prediction, y, w = self._scored(X, y, sample_weight)
         return float(np.average(prediction == y, weights=w))
+
+
+def predict_partition(X, theta, n_out):
+    """Decision values of one partition (what Dask workers run)."""
+    X = readonly(np.ascontiguousarray(X, dtype=kernel_dtype(np.asarray(X).dtype)))
+    out = np.empty((X.shape[0], n_out))
+    kernels.predict(X, theta, out)
+    return out[:, 0] if n_out == 1 else out
 
 
 def _sigmoid(z):

@@ -8,6 +8,7 @@ import numpy as np
 from . import kernels
 from ._config import CHUNK_ROWS
 from ._validation import first_nonfinite
+from .data.arrays import ArraySource
 from .exceptions import DivergenceError
 from .kernels import column_stats, full_pass
 from .kernels.columns import column_pass
@@ -101,6 +102,11 @@ class Problem:
         loss = self.loss if loss is None else loss
         n_out = n_out or self.n_out
         raw = self.raw(theta, n_out)
+        if getattr(self.source, "distributed", False):
+            total = self.source.map_reduce(partition_sums, (raw, loss, self.loss_param, n_out), np.add)
+            if self.standardized:
+                gradient_to_standard(total, self.center, self.inv_scale, n_out)
+            return total
         total = np.zeros(theta.shape[0] + 2)
         columnar = self.source.column_blocks() if n_out == 1 else None
         if columnar is not None:
@@ -147,6 +153,13 @@ class Problem:
 
     def _stats(self, center, inv_scale):
         """Shift, column sums and row extremes (see ``column_stats``) over all blocks."""
+        if getattr(self.source, "distributed", False):
+            shift = self.source.first_row()
+            total, extremes = self.source.map_reduce(
+                partition_stats, (shift, center, inv_scale), combine_stats
+            )
+            self.check_finite(total, "measuring the columns")
+            return shift, total, extremes
         shift = None
         total = np.zeros((2, self.n_features))
         norm_max = weight_sum = weight_max = 0.0
@@ -212,6 +225,8 @@ class Problem:
 
     def bad_data(self):
         """A message naming the first NaN or infinity in the data, or None."""
+        if getattr(self.source, "distributed", False):
+            return self.source.first_message(partition_nonfinite, (self.source.feature_names,))
         return first_nonfinite(self.source.blocks(), self.source.feature_names)
 
     def check_finite(self, values, doing, learning_rate=None):
@@ -230,3 +245,41 @@ class Problem:
             f"the objective became non-finite with learning_rate={learning_rate:.6g}; "
             f"try a smaller learning_rate (e.g. {learning_rate / 10:.3g}) or learning_rate='auto'"
         )
+
+
+# -- what Dask workers run on one partition (module level, so they pickle)
+
+
+def _partition_source(X, y, w):
+    return ArraySource(np.asarray(X), y=None if y is None else np.asarray(y, dtype=np.float64),
+                       w=None if w is None else np.asarray(w, dtype=np.float64))
+
+
+def partition_sums(X, y, w, raw, loss, param, n_out):
+    """The fused pass over one partition: its ``(P + 2,)`` partial sums."""
+    total = np.zeros(raw.shape[0] + 2)
+    for block in _partition_source(X, y, w).blocks():
+        full_pass(block.X, block.y, block.w, raw, loss, param, n_out, block.rows, CHUNK_ROWS, total)
+    return total
+
+
+def partition_stats(X, y, w, shift, center, inv_scale):
+    """Column sums and row extremes of one partition."""
+    total = np.zeros((2, X.shape[1]))
+    extremes = np.zeros(3)
+    for block in _partition_source(X, y, w).blocks():
+        sums, found = column_stats(block.X, block.w, shift, center, inv_scale, block.rows, CHUNK_ROWS)
+        total, extremes = combine_stats((total, extremes), (sums, found))
+    return total, extremes
+
+
+def combine_stats(a, b):
+    """Merge two ``(sums, extremes)`` pairs: sums add, maxima take the larger."""
+    (sums_a, ext_a), (sums_b, ext_b) = a, b
+    return sums_a + sums_b, np.array([max(ext_a[0], ext_b[0]), ext_a[1] + ext_b[1], max(ext_a[2], ext_b[2])])
+
+
+def partition_nonfinite(X, y, w, feature_names):
+    """A message naming the first NaN or infinity of one partition, or None."""
+    return first_nonfinite(_partition_source(X, y, w).blocks(), feature_names)
+

@@ -13,7 +13,10 @@ import numpy as np
 
 from . import kernels
 from ._config import SHUFFLE_BUFFER_BLOCKS
-from .data.shuffle import EpochPlan
+from ._validation import readonly
+from .data.arrays import ArraySource
+from .data.base import ALL_ROWS
+from .data.shuffle import ONE_UNIT, EpochPlan
 from .exceptions import ConvergenceWarning
 from .monitor import PLATEAU, STOP, Monitor, coefficients, enable_logging
 
@@ -376,34 +379,26 @@ def _two_loop(grad, pairs, l2w):
 
 
 def _minibatch(problem, options, state, monitor):
-    """One compiled call per epoch (per shuffle buffer for streamed data)."""
+    """One compiled call per epoch (per shuffle buffer for streamed data, per
+    partition for Dask)."""
     source = problem.source
-    l2w, l1w, mask = problem.weights
     rule = options.optimizer
     weight_sum = problem.row_extremes()[1] if source.weighted else float(source.n_rows)
-    inv_mean_weight = source.n_rows / weight_sum
-    shuffle = options.shuffle
-    if shuffle is True:
-        shuffle = "exact" if source.random_access else "block"
-    buffer_rows = options.shuffle_buffer or SHUFFLE_BUFFER_BLOCKS * source.piece_rows
-    plan = EpochPlan(source, shuffle or None, buffer_rows)
     theta = state.theta
     raw = problem.raw(theta).copy() if problem.standardized else theta
+    # Everything the epoch kernel needs besides the rows, the parameters, the
+    # optimizer state, the step count and the rate.
+    settings = (
+        options.batch_size, problem.loss, problem.loss_param, problem.n_out, rule, *problem.weights,
+        source.n_rows / weight_sum, problem.center, problem.inv_scale, problem.standardized,
+    )
+    epoch = _distributed_epoch if getattr(source, "distributed", False) else _local_epoch(source, options)
     lr = state.lr
     for _ in range(options.max_iter):
         if state.epochs == 1 and math.isinf(state.hyper[rules.AVERAGE_START]):
             state.hyper[rules.AVERAGE_START] = state.t  # average from the second epoch on
         rate = lr * schedule_factor(options, state.epochs + 1)
-        loss_sum = weight_total = 0.0
-        for X, y, w, order, bounds in plan.units(state.rng):
-            unit_loss, unit_weight, state.t = minibatch_epoch(
-                X, y, w, order, bounds, options.batch_size, problem.loss, problem.loss_param,
-                problem.n_out, theta, raw, state.opt, state.t, rule, rate, state.hyper,
-                l2w, l1w, mask, inv_mean_weight, problem.center, problem.inv_scale,
-                problem.standardized,
-            )
-            loss_sum += unit_loss
-            weight_total += unit_weight
+        loss_sum, weight_total = epoch(source, options, state, theta, raw, rate, settings)
         state.epochs += 1
         problem.check_finite(theta, "descending", rate)
         reported = rules.solution(rule, theta, state.opt, state.t, state.hyper)
@@ -423,6 +418,66 @@ def _minibatch(problem, options, state, monitor):
                 state.hyper[rules.AVERAGE_START] = state.t
     state.lr = lr
     return rules.solution(rule, theta, state.opt, state.t, state.hyper)
+
+
+def _local_epoch(source, options):
+    """The epoch runner of a source read in this process, through its shuffle plan."""
+    shuffle = options.shuffle
+    if shuffle is True:
+        shuffle = "exact" if source.random_access else "block"
+    buffer_rows = options.shuffle_buffer or SHUFFLE_BUFFER_BLOCKS * source.piece_rows
+    plan = EpochPlan(source, shuffle or None, buffer_rows)
+
+    def epoch(source, options, state, theta, raw, rate, settings):
+        batch_size, loss, param, n_out, rule, l2w, l1w, mask, inv_mean_weight, center, inv_scale, standardized = settings
+        loss_sum = weight_total = 0.0
+        for X, y, w, order, bounds in plan.units(state.rng):
+            unit_loss, unit_weight, state.t = minibatch_epoch(
+                X, y, w, order, bounds, batch_size, loss, param, n_out, theta, raw, state.opt, state.t,
+                rule, rate, state.hyper, l2w, l1w, mask, inv_mean_weight, center, inv_scale, standardized,
+            )
+            loss_sum += unit_loss
+            weight_total += unit_weight
+        return loss_sum, weight_total
+
+    return epoch
+
+
+def _distributed_epoch(source, options, state, theta, raw, rate, settings):
+    """An epoch over a Dask source: partitions in a seeded random order, rows
+    shuffled inside each on its worker; the parameters and the optimizer state
+    travel from partition to partition, in one graph per epoch."""
+    n = source.n_partitions
+    order = state.rng.permutation(n) if options.shuffle else np.arange(n)
+    seeds = state.rng.integers(2**63, size=n) if options.shuffle else np.full(n, -1)
+    carry = (theta, raw, state.opt, state.t, 0.0, 0.0)
+    new_theta, new_raw, opt, state.t, loss_sum, weight_total = source.chain(
+        partition_epoch, carry, order, seeds, (rate, state.hyper, settings)
+    )
+    theta[:] = new_theta
+    raw[:] = new_raw
+    state.opt[...] = opt
+    return loss_sum, weight_total
+
+
+def partition_epoch(X, y, w, carry, seed, rate, hyper, settings):
+    """Mini-batches over one Dask partition, on its worker; returns the new carry.
+
+    Works on copies: a retried task must start from the same state.
+    """
+    theta, raw, opt, t, loss_sum, weight_total = carry
+    batch_size, loss, param, n_out, rule, l2w, l1w, mask, inv_mean_weight, center, inv_scale, standardized = settings
+    theta, opt = theta.copy(), opt.copy()
+    raw = raw.copy() if standardized else theta
+    block = ArraySource(
+        np.asarray(X), y=np.asarray(y, dtype=np.float64), w=None if w is None else np.asarray(w, dtype=np.float64)
+    ).rows()
+    order = ALL_ROWS if seed < 0 else readonly(np.random.default_rng(seed).permutation(block.X.shape[0]))
+    unit_loss, unit_weight, t = minibatch_epoch(
+        block.X, block.y, block.w, order, ONE_UNIT, batch_size, loss, param, n_out, theta, raw, opt, t,
+        rule, rate, hyper, l2w, l1w, mask, inv_mean_weight, center, inv_scale, standardized,
+    )
+    return theta, raw, opt, t, loss_sum + unit_loss, weight_total + unit_weight
 
 
 def _after_epoch(monitor, options, objective, theta):

@@ -138,6 +138,16 @@ class Source:
         """Yield the raw target values, block by block."""
         raise NotImplementedError
 
+    def target_counts(self):
+        """The distinct raw target values, sorted, and how often each occurs."""
+        labels, counts = [], []
+        for raw in self.raw_targets():
+            block_labels, block_counts = np.unique(raw, return_counts=True)
+            labels.append(block_labels)
+            counts.append(block_counts)
+        seen, where = np.unique(np.concatenate(labels), return_inverse=True)
+        return seen, np.bincount(where, weights=np.concatenate(counts))
+
     def with_target(self, encode, reweight=None):
         """A source whose blocks carry ``encode(raw targets)`` as float64 ``y``.
 

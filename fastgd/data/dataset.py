@@ -61,7 +61,7 @@ class Dataset:
         )
 
 
-def open_dataset(source, target=None, features=None, weight=None):
+def open_dataset(source, target=None, features=None, weight=None, engine=None, persist=True):
     """Open data for fitting or prediction, without loading it whole.
 
     Parameters
@@ -83,6 +83,14 @@ def open_dataset(source, target=None, features=None, weight=None):
         features as a tensor.
     weight : str, optional
         A column of sample weights.
+    engine : None or "dask"
+        "dask" reads a Parquet file or directory with Dask, on the workers of
+        the current Dask client. Dask DataFrames and arrays are always read
+        by Dask.
+    persist : bool
+        Dask data only: keep the partitions in the workers' memory for the
+        whole fit (the default). False reads them from their source again
+        every epoch, for data larger than the cluster's memory.
 
     Returns
     -------
@@ -90,6 +98,24 @@ def open_dataset(source, target=None, features=None, weight=None):
     """
     if isinstance(source, Dataset):
         return source
+    if engine not in (None, "dask"):
+        raise ValueError(f"engine must be None or 'dask', got {engine!r}")
+    from .dask import from_dataframe, is_dask_collection, read_parquet
+
+    if engine == "dask" or is_dask_collection(source):
+        if isinstance(source, (str, os.PathLike)):
+            if not Path(source).exists():
+                raise FileNotFoundError(f"no such file or directory: '{source}'")
+            dask_source = read_parquet(source, target, features, weight, persist)
+            description = f"Parquet data {source} (read by Dask)"
+        elif hasattr(source, "columns"):
+            dask_source = from_dataframe(source, target, features, weight, persist)
+            description = "Dask DataFrame"
+        else:
+            from .inputs import dask_arrays
+
+            dask_source, description = dask_arrays(source, target, weight, persist=persist), "Dask array"
+        return Dataset(dask_source, description, target=None if target is None else str(target), weight=weight)
     if isinstance(source, (tuple, list)) and len(source) == 2 and all(
         isinstance(s, (str, os.PathLike)) for s in source
     ):

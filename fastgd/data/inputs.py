@@ -5,6 +5,7 @@ import pyarrow as pa
 
 from .._validation import check_sample_weight, check_target, check_X
 from .arrays import ArraySource
+from .dask import is_dask_collection
 from .dataset import Dataset, as_arrow_table, open_dataset
 
 _TARGET = "__fastgd_target__"
@@ -32,6 +33,8 @@ def training_data(X, y=None, sample_weight=None):
         return X
     if y is None:
         raise ValueError("y is required: call fit(X, y), or fit(dataset) with a Dataset from open_dataset")
+    if is_dask_collection(X):
+        return Dataset(dask_arrays(X, y, sample_weight), "Dask data", target="y")
     table = as_arrow_table(X)
     if table is None:
         X = check_X(X)
@@ -50,8 +53,41 @@ def training_data(X, y=None, sample_weight=None):
     return open_dataset(table, target=_TARGET, features=features, weight=weight)
 
 
+def dask_arrays(X, y=None, sample_weight=None, feature_names=None, persist=True):
+    """A Dask source of a Dask array or DataFrame ``X`` with its target and weights."""
+    import dask.array as da
+
+    from .dask import DaskSource, frame_arrays
+
+    if hasattr(X, "columns"):
+        feature_names = [str(c) for c in X.columns] if feature_names is None else feature_names
+        (X,) = frame_arrays(X, feature_names, persist=persist)
+    rows = X.chunks[0]
+
+    def aligned(values, name):
+        if values is None:
+            return None
+        if is_dask_collection(values):
+            values = values.to_dask_array(lengths=True) if hasattr(values, "to_dask_array") else values
+            return values.rechunk((rows,))
+        values = check_target(values, X.shape[0], name=name)
+        return da.from_array(values, chunks=(rows,))
+
+    return DaskSource(
+        X, raw_y=aligned(y, "y"), w=aligned(sample_weight, "sample_weight"), feature_names=feature_names,
+        persist=persist,
+    )
+
+
 def prediction_data(X, feature_names=None):
     """A target-free :class:`Dataset` of ``X``, its features in the fitted order."""
+    if is_dask_collection(X):
+        if hasattr(X, "columns") and feature_names is not None:
+            missing = [n for n in feature_names if n not in list(map(str, X.columns))]
+            if missing:
+                raise ValueError(f"X lacks feature columns the model was fitted with: {', '.join(map(repr, missing))}")
+        names = feature_names if hasattr(X, "columns") else None
+        return Dataset(dask_arrays(X, feature_names=names, persist=False), "Dask data")
     if isinstance(X, Dataset):
         dataset = X
     else:
