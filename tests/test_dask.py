@@ -12,9 +12,12 @@ import pytest
 
 import fastgd
 
+dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
+
+from fastgd.optim.stepsize import POWER_ITERATIONS  # noqa: E402
 
 from .naive import objective  # noqa: E402
 
@@ -84,6 +87,21 @@ def test_l1_accelerated_and_classifier_match_too(client, problem):
         np.testing.assert_array_equal(model.coef_ == 0, reference.coef_ == 0)
 
 
+def test_one_round_trip_per_epoch(monkeypatch, problem):
+    from fastgd.data.dask import DaskSource
+
+    X, y, _ = problem
+    trips = []
+    original = DaskSource.map_reduce
+    monkeypatch.setattr(DaskSource, "map_reduce", lambda self, *args: trips.append(1) or original(self, *args))
+    seen = []
+    model = fastgd.GDRegressor(**FULL, max_iter=15, tol=None, callbacks=lambda *_: seen.append(len(trips)))
+    with dask.config.set(scheduler="sync"):
+        model.fit(*dask_inputs(X, y))
+    assert np.diff(seen).tolist() == [1] * (model.n_iter_ - 1)
+    assert seen[0] <= 1 + 1 + POWER_ITERATIONS  # the column statistics, the step size, the first epoch
+
+
 @pytest.mark.parametrize("source", ["array", "parquet"])
 def test_minibatch_reaches_the_same_objective(client, problem, source):
     X, y, root = problem
@@ -121,6 +139,8 @@ def test_bad_partitions_are_named(client, problem):
     X[3 * PARTITION + 17, 2] = np.nan
     with pytest.raises(ValueError, match=rf"X contains nan at row {3 * PARTITION + 17}, column 2 \(partition 3\)"):
         fastgd.GDRegressor().fit(*dask_inputs(X, y))
+    with pytest.raises(ValueError, match=r"X has 40000 rows but y has shape \(39999,\)"):
+        fastgd.GDRegressor().fit(da.from_array(X, chunks=(PARTITION, N_FEATURES)), da.from_array(y[1:]))
     frame = dd.from_pandas(pa.table({"a": np.arange(10.0), "s": ["x"] * 10, "y": np.ones(10)}).to_pandas(), npartitions=2)
     with pytest.raises(TypeError, match="feature column 's' has type"):
         fastgd.open_dataset(frame, target="y", features=["a", "s"])

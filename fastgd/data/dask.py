@@ -40,18 +40,11 @@ class DaskSource(Source):
     def __init__(self, X, raw_y=None, w=None, feature_names=None, persist=True, y=None):
         import dask
 
-        if X.ndim != 2:
-            raise ValueError(f"X must be a 2-D dask array, got {X.ndim} dimensions")
-        if any(np.isnan(c) for c in X.chunks[0]):
-            X = X.compute_chunk_sizes()
         if X.dtype.kind not in "biuf":
             raise TypeError(f"X has dtype {X.dtype}; fastgd needs numbers (bool, integer or float)")
         X = X.rechunk({1: -1})
         rows = X.chunks[0]
         arrays = [X] + [a.rechunk((rows,)) for a in (raw_y, w, y) if a is not None]
-        for a in arrays[1:]:
-            if a.shape[0] != X.shape[0]:
-                raise ValueError(f"X has {X.shape[0]} rows but the target or weights have {a.shape[0]}")
         self.persisted = persist
         if persist:
             arrays = list(dask.persist(*arrays))

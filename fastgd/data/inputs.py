@@ -62,6 +62,10 @@ def dask_arrays(X, y=None, sample_weight=None, feature_names=None, persist=True)
     if hasattr(X, "columns"):
         feature_names = [str(c) for c in X.columns] if feature_names is None else feature_names
         (X,) = frame_arrays(X, feature_names, persist=persist)
+    if X.ndim != 2:
+        raise ValueError(f"X must be a 2-D dask array, got {X.ndim} dimensions")
+    if any(np.isnan(c) for c in X.chunks[0]):
+        X = X.compute_chunk_sizes()
     rows = X.chunks[0]
 
     def aligned(values, name):
@@ -69,6 +73,8 @@ def dask_arrays(X, y=None, sample_weight=None, feature_names=None, persist=True)
             return None
         if is_dask_collection(values):
             values = values.to_dask_array(lengths=True) if hasattr(values, "to_dask_array") else values
+            if values.ndim != 1 or values.shape[0] != X.shape[0]:
+                raise ValueError(f"X has {X.shape[0]} rows but {name} has shape {values.shape}; they must match")
             return values.rechunk((rows,))
         values = check_target(values, X.shape[0], name=name)
         return da.from_array(values, chunks=(rows,))
