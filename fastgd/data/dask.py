@@ -180,12 +180,15 @@ def _on_partition(fn, k, *args):
     not oversubscribe its cores; the compiled kernels follow the same rule.
     """
     threads = os.environ.get("OMP_NUM_THREADS", "")
+    before = numba.get_num_threads()  # per thread: restored for the thread's other work
     if threads.isdigit():
         numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
     try:
         return fn(*args)
     except (ValueError, TypeError) as error:
         raise type(error)(f"partition {k}: {error}") from error
+    finally:
+        numba.set_num_threads(before)
 
 
 def from_dataframe(frame, target=None, features=None, weight=None, persist=True):
