@@ -438,14 +438,14 @@ class _GDBase(ParamsMixin):
         multinomial classifier.
         """
         self._check_fitted()
-        if is_dask_collection(X) or getattr(getattr(X, "source", None), "distributed", False):
+        if is_dask_collection(X) or (isinstance(X, Dataset) and X.source.distributed):
             return self._dask_decision(X)
         blocks = list(self._decision_blocks(X))
         decision = np.concatenate([values for _, values in blocks]) if blocks else np.empty(0)
         return decision
 
-    def _dask_decision(self, X):
-        """A Dask array of the decision values, computed on the workers."""
+    def _prediction_source(self, X):
+        """The target-free source of ``X``, checked against the fitted features."""
         names = getattr(self, "feature_names_in_", None)
         source = prediction_data(X, None if names is None else list(names)).source.with_target(None)
         if source.n_features != self.n_features_in_:
@@ -453,18 +453,17 @@ class _GDBase(ParamsMixin):
                 f"X has {source.n_features} features, but {type(self).__name__} was fitted with "
                 f"{self.n_features_in_}"
             )
+        return source
+
+    def _dask_decision(self, X):
+        """A Dask array of the decision values, computed on the workers."""
+        source = self._prediction_source(X)
         return source.predict(predict_partition, self._raw_coefficients(), int(np.size(self.intercept_)))
 
     def _decision_blocks(self, X):
         """Yield ``(first_row, decision)`` block by block: bounded memory for big data."""
         self._check_fitted()
-        names = getattr(self, "feature_names_in_", None)
-        source = prediction_data(X, None if names is None else list(names)).source.with_target(None)
-        if source.n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {source.n_features} features, but {type(self).__name__} was fitted with "
-                f"{self.n_features_in_}"
-            )
+        source = self._prediction_source(X)
         theta = self._raw_coefficients()
         n_out = np.size(self.intercept_)
         for block in source.blocks():

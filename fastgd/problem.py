@@ -8,7 +8,7 @@ import numpy as np
 from . import kernels
 from ._config import CHUNK_ROWS
 from ._validation import first_nonfinite
-from .data.arrays import ArraySource
+from .data.dask import partition_source
 from .exceptions import DivergenceError
 from .kernels import column_stats, full_pass
 from .kernels.columns import column_pass
@@ -102,7 +102,7 @@ class Problem:
         loss = self.loss if loss is None else loss
         n_out = n_out or self.n_out
         raw = self.raw(theta, n_out)
-        if getattr(self.source, "distributed", False):
+        if self.source.distributed:
             total = self.source.map_reduce(partition_sums, (raw, loss, self.loss_param, n_out), np.add)
             if self.standardized:
                 gradient_to_standard(total, self.center, self.inv_scale, n_out)
@@ -153,7 +153,7 @@ class Problem:
 
     def _stats(self, center, inv_scale):
         """Shift, column sums and row extremes (see ``column_stats``) over all blocks."""
-        if getattr(self.source, "distributed", False):
+        if self.source.distributed:
             shift = self.source.first_row()
             total, extremes = self.source.map_reduce(
                 partition_stats, (shift, center, inv_scale), combine_stats
@@ -225,7 +225,7 @@ class Problem:
 
     def bad_data(self):
         """A message naming the first NaN or infinity in the data, or None."""
-        if getattr(self.source, "distributed", False):
+        if self.source.distributed:
             return self.source.first_message(partition_nonfinite, (self.source.feature_names,))
         return first_nonfinite(self.source.blocks(), self.source.feature_names)
 
@@ -250,15 +250,10 @@ class Problem:
 # -- what Dask workers run on one partition (module level, so they pickle)
 
 
-def _partition_source(X, y, w):
-    return ArraySource(np.asarray(X), y=None if y is None else np.asarray(y, dtype=np.float64),
-                       w=None if w is None else np.asarray(w, dtype=np.float64))
-
-
 def partition_sums(X, y, w, raw, loss, param, n_out):
     """The fused pass over one partition: its ``(P + 2,)`` partial sums."""
     total = np.zeros(raw.shape[0] + 2)
-    for block in _partition_source(X, y, w).blocks():
+    for block in partition_source(X, y, w).blocks():
         full_pass(block.X, block.y, block.w, raw, loss, param, n_out, block.rows, CHUNK_ROWS, total)
     return total
 
@@ -267,7 +262,7 @@ def partition_stats(X, y, w, shift, center, inv_scale):
     """Column sums and row extremes of one partition."""
     total = np.zeros((2, X.shape[1]))
     extremes = np.zeros(3)
-    for block in _partition_source(X, y, w).blocks():
+    for block in partition_source(X, y, w).blocks():
         sums, found = column_stats(block.X, block.w, shift, center, inv_scale, block.rows, CHUNK_ROWS)
         total, extremes = combine_stats((total, extremes), (sums, found))
     return total, extremes
@@ -281,5 +276,5 @@ def combine_stats(a, b):
 
 def partition_nonfinite(X, y, w, feature_names):
     """A message naming the first NaN or infinity of one partition, or None."""
-    return first_nonfinite(_partition_source(X, y, w).blocks(), feature_names)
+    return first_nonfinite(partition_source(X, y, w).blocks(), feature_names)
 

@@ -14,8 +14,8 @@ import numpy as np
 from . import kernels
 from ._config import SHUFFLE_BUFFER_BLOCKS
 from ._validation import readonly
-from .data.arrays import ArraySource
 from .data.base import ALL_ROWS
+from .data.dask import partition_source
 from .data.shuffle import ONE_UNIT, EpochPlan
 from .exceptions import ConvergenceWarning
 from .monitor import PLATEAU, STOP, Monitor, coefficients, enable_logging
@@ -392,7 +392,7 @@ def _minibatch(problem, options, state, monitor):
         options.batch_size, problem.loss, problem.loss_param, problem.n_out, rule, *problem.weights,
         source.n_rows / weight_sum, problem.center, problem.inv_scale, problem.standardized,
     )
-    epoch = _distributed_epoch if getattr(source, "distributed", False) else _local_epoch(source, options)
+    epoch = _distributed_epoch if source.distributed else _local_epoch(source, options)
     lr = state.lr
     for _ in range(options.max_iter):
         if state.epochs == 1 and math.isinf(state.hyper[rules.AVERAGE_START]):
@@ -469,9 +469,7 @@ def partition_epoch(X, y, w, carry, seed, rate, hyper, settings):
     batch_size, loss, param, n_out, rule, l2w, l1w, mask, inv_mean_weight, center, inv_scale, standardized = settings
     theta, opt = theta.copy(), opt.copy()
     raw = raw.copy() if standardized else theta
-    block = ArraySource(
-        np.asarray(X), y=np.asarray(y, dtype=np.float64), w=None if w is None else np.asarray(w, dtype=np.float64)
-    ).rows()
+    block = partition_source(X, y, w).rows()
     order = ALL_ROWS if seed < 0 else readonly(np.random.default_rng(seed).permutation(block.X.shape[0]))
     unit_loss, unit_weight, t = minibatch_epoch(
         block.X, block.y, block.w, order, ONE_UNIT, batch_size, loss, param, n_out, theta, raw, opt, t,

@@ -69,6 +69,9 @@ class Source:
     #: Whether blocks carry (encoded) targets; see :meth:`with_target`.
     has_target = False
     weighted = False
+    #: Whether the rows live on Dask workers (see :mod:`fastgd.data.dask`):
+    #: work is then sent to them, and :meth:`blocks` is not available.
+    distributed = False
 
     @property
     def n_blocks(self):

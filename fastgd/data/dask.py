@@ -14,7 +14,9 @@ import numpy as np
 
 from .._config import REDUCE_FAN_IN
 from .._validation import kernel_dtype
+from .arrays import ArraySource
 from .base import Source
+from .columns import resolve_columns
 
 
 def is_dask_collection(obj):
@@ -155,6 +157,14 @@ class DaskSource(Source):
         )
 
 
+def partition_source(X, y, w):
+    """One partition's blocks, on its worker, as a source of their own."""
+    return ArraySource(
+        np.asarray(X), y=None if y is None else np.asarray(y, dtype=np.float64),
+        w=None if w is None else np.asarray(w, dtype=np.float64),
+    )
+
+
 def _shift_rows(message, start):
     """Renumber ``at row i`` in a partition's message as a row of the whole data."""
     import re
@@ -193,21 +203,8 @@ def _on_partition(fn, k, *args):
 
 def from_dataframe(frame, target=None, features=None, weight=None, persist=True):
     """A :class:`DaskSource` of a dask DataFrame's columns."""
-    columns = list(frame.columns)
-    for role, name in (("target", target), ("weight", weight)):
-        if name is not None and name not in columns:
-            raise ValueError(f"{role} column {name!r} not found; available columns: {', '.join(map(str, columns))}")
     dtypes = frame.dtypes
-    if features is None:
-        features = [c for c in columns if c not in (target, weight) and dtypes[c].kind in "biuf"]
-    else:
-        features = [features] if isinstance(features, str) else list(features)
-        missing = [c for c in features if c not in columns]
-        if missing:
-            raise ValueError(
-                f"feature column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
-                f"not found; available columns: {', '.join(map(str, columns))}"
-            )
+    features = resolve_columns(list(frame.columns), target, weight, features, lambda c: dtypes[c].kind in "biuf")
     for name in features:
         if dtypes[name].kind not in "biuf":
             raise TypeError(f"feature column {name!r} has type {dtypes[name]}; features must be numeric")

@@ -10,6 +10,7 @@ from .._config import block_rows
 from .._validation import check_X, kernel_dtype
 from .arrays import ArraySource
 from .arrow import ArrowSource, IpcReader, ParquetReader, TableReader
+from .columns import resolve_columns
 
 _PARQUET = {".parquet", ".pq", ".parq"}
 _IPC = {".arrow", ".feather", ".ipc", ".arrows"}
@@ -274,30 +275,15 @@ def _open_arrow(schema, make_reader, description, target, features, weight, null
     ``null_counts(names)`` the number of nulls in each named column.
     """
     names = schema.names
-    for role, name in (("target", target), ("weight", weight)):
-        if name is not None and name not in names:
-            raise ValueError(
-                f"{role} column {name!r} not found in {description}; "
-                f"available columns: {', '.join(names)}"
-            )
-    if features is None:
-        features = [
-            n for n in names
-            if n not in (target, weight) and _is_number(schema.field(n).type)
-        ]
-        if not features:
-            tensors = [n for n in names if n not in (target, weight) and _is_tensor(schema.field(n).type)]
-            features = tensors[:1]
+    chosen = features is None
+    features = resolve_columns(
+        names, target, weight, features, lambda n: _is_number(schema.field(n).type), description
+    )
+    if chosen and not features:
+        tensors = [n for n in names if n not in (target, weight) and _is_tensor(schema.field(n).type)]
+        features = tensors[:1]
         if not features:
             raise ValueError(f"{description} has no numeric feature columns; columns: {', '.join(names)}")
-    else:
-        features = [features] if isinstance(features, str) else list(features)
-        missing = [n for n in features if n not in names]
-        if missing:
-            raise ValueError(
-                f"feature column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
-                f"not found in {description}; available columns: {', '.join(names)}"
-            )
     tensor = None
     types = [schema.field(n).type for n in features]
     if len(features) == 1 and _is_tensor(types[0]):

@@ -1,0 +1,32 @@
+"""Choosing and checking the named columns of tabular data."""
+
+
+def resolve_columns(names, target, weight, features, numeric, where=None):
+    """The feature columns, after checking that every named column exists.
+
+    Parameters
+    ----------
+    names : list of str
+        The columns the data has.
+    target, weight : str or None
+    features : str, list of str or None
+        None takes every column but the target and the weight for which
+        ``numeric(name)`` holds.
+    where : str, optional
+        The data, as named in error messages.
+    """
+    place = f" in {where}" if where else ""
+    available = f"available columns: {', '.join(map(str, names))}"
+    for role, name in (("target", target), ("weight", weight)):
+        if name is not None and name not in names:
+            raise ValueError(f"{role} column {name!r} not found{place}; {available}")
+    if features is None:
+        return [n for n in names if n not in (target, weight) and numeric(n)]
+    features = [features] if isinstance(features, str) else list(features)
+    missing = [n for n in features if n not in names]
+    if missing:
+        raise ValueError(
+            f"feature column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
+            f"not found{place}; {available}"
+        )
+    return features
