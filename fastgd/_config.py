@@ -18,6 +18,14 @@ JIT = dict(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 #: number of threads.
 CHUNK_ROWS = 1024
 
+#: Chunks whose partial sums one parallel wave of a full pass holds at most,
+#: and the bytes their buffer may take (the pass then takes fewer chunks per
+#: wave, but at least ``MIN_WAVE_CHUNKS``). Waves keep the buffer independent
+#: of the number of rows; the sums are folded in chunk order either way.
+WAVE_CHUNKS = 64
+WAVE_BYTES = 1 << 22
+MIN_WAVE_CHUNKS = 16
+
 #: Target size of a *piece*: the unit in which data is converted (another
 #: dtype or layout, Arrow columns) and handed to full-batch passes. Large
 #: enough that a parallel call is worth its start-up.

@@ -249,9 +249,10 @@ def _train(estimator, dataset, quiet):
 
 def _fit(args):
     from . import open_dataset
+    from .estimators.settings import settings as checked_settings
 
     estimator = _estimator(args)
-    estimator._validate_params()
+    checked_settings(estimator)
     if args.plot:
         from .plot import require_matplotlib
 
@@ -298,15 +299,18 @@ def _predict(args):
 
 def _prediction_columns(model, decision, proba):
     """Named output columns for one block of decision values."""
+    from . import losses
+    from .estimators import outputs
+
     columns = {}
     if model._estimator_type == "classifier":
-        columns["prediction"] = model._labels(decision)
+        columns["prediction"] = outputs.labels(decision, model.classes_)
         if proba:
-            probabilities = model._probabilities(decision)
+            probabilities = outputs.probabilities(decision)
             for k, label in enumerate(model.classes_):
                 columns[f"proba_{label}"] = probabilities[:, k]
     else:
-        columns["prediction"] = np.exp(decision) if model.loss == "poisson" else decision
+        columns["prediction"] = losses.REGISTRY[model.loss].inverse_link(decision)
     return columns
 
 

@@ -4,6 +4,8 @@ import logging
 import math
 import time
 
+import numpy as np
+
 from .exceptions import DivergenceError
 
 log = logging.getLogger("fastgd")
@@ -14,6 +16,9 @@ TOL_FLOOR = 1e-10
 #: Epochs in a row the objective must rise, ending at least twice its best,
 #: before the solver calls it divergence.
 DIVERGENCE_EPOCHS = 5
+#: An objective this many times (the magnitude of) its starting value above
+#: it is divergence at once: no descent, with momentum or noise, swings that far.
+DIVERGENCE_FACTOR = 100.0
 
 CONTINUE, PLATEAU, STOP = "continue", "plateau", "stop"
 
@@ -25,34 +30,36 @@ class Monitor:
       that do not improve on the best objective by more than ``tol``
       (relative). What a plateau does (stop, or cut the rate) is the solver's
       call.
-    - Divergence: a non-finite objective, or one that rose for
-      ``DIVERGENCE_EPOCHS`` epochs to above both twice its best and its first
-      value, raises :class:`~fastgd.DivergenceError`.
+    - Divergence: a non-finite objective, one that rose for
+      ``DIVERGENCE_EPOCHS`` epochs to above both twice its best and its
+      starting value, or one ``DIVERGENCE_FACTOR`` times its starting value
+      above it, raises :class:`~fastgd.DivergenceError`. What this needs is
+      kept in the solver state's :class:`~fastgd.solvers.state.Watch`, so
+      ``partial_fit`` calls are watched as one descent.
     - Early stopping: with a ``validation`` problem, the mean validation loss
       replaces the objective in the ``tol`` rule; the fit stops on its
       plateau and the best coefficients are restored.
     - Callbacks: ``callback(epoch, objective, coef)`` returning True stops.
     """
 
-    def __init__(self, problem, options, learning_rate, validation=None, epoch=0):
+    def __init__(self, problem, options, learning_rate, watch, validation=None, epoch=0):
         self.problem = problem
         self.options = options
         self.learning_rate = learning_rate
+        self.watch = watch
         self.validation = validation
         self.epoch = epoch
         self.history = []
         self.times = []
         self.validation_history = []
         self.best = math.inf
-        self.lowest = math.inf
         self.stage_best = math.inf
         self.stalled = 0
-        self.rises = 0
         self.converged = False
         self.stopped = False
         self.best_validation = math.inf
-        self.best_theta = None
-        self.last_theta = None
+        #: Whether the last recorded epoch improved the validation loss.
+        self.improved = False
         self.validation_stalled = 0
         self._clock = time.perf_counter()
 
@@ -63,8 +70,6 @@ class Monitor:
         if not math.isfinite(objective):
             self.problem.check_finite(objective, "descending", self.learning_rate)
         self.epoch += 1
-        previous = self.history[-1] if self.history else math.inf
-        self.last_theta = theta.copy()
         self.history.append(objective)
         self.times.append(elapsed)
         validation = None
@@ -78,7 +83,7 @@ class Monitor:
                 self.epoch, objective, extra, elapsed,
                 self.problem.source.n_rows / max(elapsed, 1e-12),
             )
-        self._check_divergence(objective, previous)
+        self._check_divergence(objective)
         if any(self._call(callback, objective, theta) for callback in self.options.callbacks):
             self.stopped = True
             return STOP
@@ -88,11 +93,8 @@ class Monitor:
         self.best = min(self.best, objective)
         patience = self.options.n_iter_no_change
         if validation is not None:
-            if self._improves(validation, self.best_validation):
-                self.validation_stalled = 0
-                self.best_theta = theta.copy()
-            else:
-                self.validation_stalled += 1
+            self.improved = self._improves(validation, self.best_validation)
+            self.validation_stalled = 0 if self.improved else self.validation_stalled + 1
             self.best_validation = min(self.best_validation, validation)
             if self.validation_stalled >= patience:
                 self.converged = True
@@ -100,7 +102,7 @@ class Monitor:
             return PLATEAU if self.stalled >= patience else CONTINUE
         # An objective that keeps rising has not converged; let it run into
         # the divergence rule.
-        rising = self.rises >= min(patience, DIVERGENCE_EPOCHS)
+        rising = self.watch.rises >= min(patience, DIVERGENCE_EPOCHS)
         return PLATEAU if self.stalled >= patience and not rising else CONTINUE
 
     def next_stage(self):
@@ -119,18 +121,28 @@ class Monitor:
         scale = max(abs(reference), TOL_FLOOR * abs(self.history[0]))
         return objective < reference - self.options.tol * scale
 
-    def _check_divergence(self, objective, previous):
-        self.rises = self.rises + 1 if objective > previous else 0
-        best = self.lowest
-        self.lowest = min(self.lowest, objective)
+    def _check_divergence(self, objective):
+        watch = self.watch
+        if math.isnan(watch.start):
+            watch.start = objective
+        watch.rises = watch.rises + 1 if objective > watch.previous else 0
+        best = watch.lowest
+        watch.previous = objective
+        watch.lowest = min(watch.lowest, objective)
         # Momentum makes the objective swing; a swing stays below where the
         # descent started, a divergence does not.
-        ceiling = max(best + abs(best), self.history[0])
-        if self.rises >= DIVERGENCE_EPOCHS and objective > ceiling:
+        ceiling = max(best + abs(best), watch.start)
+        if watch.rises >= DIVERGENCE_EPOCHS and objective > ceiling:
             raise DivergenceError(
-                f"the objective rose for {self.rises} epochs in a row, from {best:.6g} to "
+                f"the objective rose for {watch.rises} epochs in a row, from {best:.6g} to "
                 f"{objective:.6g}, with learning_rate={self.learning_rate:.6g}; try a smaller "
                 f"learning_rate (e.g. {self.learning_rate / 10:.3g}) or learning_rate='auto'"
+            )
+        if objective > watch.start + DIVERGENCE_FACTOR * max(abs(watch.start), abs(best), 1e-300):
+            raise DivergenceError(
+                f"the objective rose from {watch.start:.6g} to {objective:.6g} with "
+                f"learning_rate={self.learning_rate:.6g}; try a smaller learning_rate "
+                f"(e.g. {self.learning_rate / 10:.3g}) or learning_rate='auto'"
             )
 
     def _call(self, callback, objective, theta):
@@ -143,6 +155,12 @@ def coefficients(problem, theta):
     if problem.n_out == 1:
         return raw[0, :-1].copy(), float(raw[0, -1])
     return raw[:, :-1].copy(), raw[:, -1].copy()
+
+
+def flat_parameters(coef, intercept):
+    """The flat parameter vector (data units) of ``coef`` and ``intercept``: one
+    row of ``d + 1`` per output, the intercept last."""
+    return np.column_stack([np.atleast_2d(coef), np.ravel(intercept)]).ravel()
 
 
 def enable_logging():

@@ -72,6 +72,7 @@ def load(path):
         A file that is not valid JSON (truncated, say), not a fastgd model,
         from an unknown schema version, or whose contents are inconsistent.
     """
+    from .estimators.settings import settings as checked_settings
     from .linear_model import GDClassifier, GDRegressor
 
     path = Path(path)
@@ -97,7 +98,7 @@ def load(path):
     check.that(not unknown, f"unknown parameters for {name}: {', '.join(unknown)}")
     estimator = cls(**{key: _param_from_json(value) for key, value in params.items()})
     try:
-        estimator._validate_params()
+        checked_settings(estimator)
     except (TypeError, ValueError) as error:
         check.fail(f"invalid parameters: {error}")
 

@@ -5,14 +5,11 @@ from functools import cached_property
 
 import numpy as np
 
-from . import kernels
-from ._config import CHUNK_ROWS
-from ._validation import first_nonfinite
-from .data.dask import partition_source
+from . import losses
+from .data.base import nonfinite_message
 from .exceptions import DivergenceError
-from .kernels import column_stats, full_pass
-from .kernels.columns import column_pass
-from .optim import stepsize
+from .optim import rules, stepsize
+from .passes import add_stats, add_sums, combine_stats
 from .optim.space import from_raw, gradient_to_standard, to_raw
 
 
@@ -32,7 +29,7 @@ class Problem:
     """
 
     source: object
-    loss: int
+    loss: losses.Loss
     loss_param: float = 0.0
     n_out: int = 1
     l2: float = 0.0
@@ -52,6 +49,11 @@ class Problem:
     @property
     def standardized(self):
         return self.mean is not None
+
+    @property
+    def coordinates(self):
+        """``(mean, scale)`` of the standardized coordinates, or None for data units."""
+        return None if self.mean is None else (self.mean, self.scale)
 
     @cached_property
     def center(self):
@@ -102,25 +104,10 @@ class Problem:
         loss = self.loss if loss is None else loss
         n_out = n_out or self.n_out
         raw = self.raw(theta, n_out)
-        if self.source.distributed:
-            total = self.source.map_reduce(partition_sums, (raw, loss, self.loss_param, n_out), np.add)
-            if self.standardized:
-                gradient_to_standard(total, self.center, self.inv_scale, n_out)
-            return total
-        total = np.zeros(theta.shape[0] + 2)
-        columnar = self.source.column_blocks() if n_out == 1 else None
-        if columnar is not None:
-            for block in columnar:
-                column_pass(
-                    block.columns, block.like, block.rows, block.y, block.w, raw, loss,
-                    self.loss_param, CHUNK_ROWS, total,
-                )
-        else:
-            for block in self.source.blocks():
-                full_pass(
-                    block.X, block.y, block.w, raw, loss, self.loss_param, n_out, block.rows,
-                    CHUNK_ROWS, total,
-                )
+        total = self.source.reduce(
+            add_sums, (raw, loss.code, self.loss_param, n_out), np.zeros(theta.shape[0] + 2), np.add,
+            columns=n_out == 1,
+        )
         if self.standardized:
             gradient_to_standard(total, self.center, self.inv_scale, n_out)
         return total
@@ -129,6 +116,13 @@ class Problem:
         l2w, l1w, _ = self.weights
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported, not warned
             return 0.5 * float(l2w @ (theta * theta)) + float(l1w @ np.abs(theta))
+
+    def gradient(self, sums, doing="descending"):
+        """The mean loss's gradient in solver coordinates, from pass sums."""
+        self.check_finite(sums, doing)
+        grad = np.empty(self.n_params)
+        rules.gradient(sums, 1.0 / sums[self.n_params + 1], self.weights[2], grad)
+        return grad
 
     def objective(self, sums, theta):
         P = theta.shape[0]
@@ -152,47 +146,23 @@ class Problem:
         return self._stats(self.center, self.inv_scale)[2]
 
     def _stats(self, center, inv_scale):
-        """Shift, column sums and row extremes (see ``column_stats``) over all blocks."""
-        if self.source.distributed:
-            shift = self.source.first_row()
-            total, extremes = self.source.map_reduce(
-                partition_stats, (shift, center, inv_scale), combine_stats
-            )
-            self.check_finite(total, "measuring the columns")
-            return shift, total, extremes
-        shift = None
-        total = np.zeros((2, self.n_features))
-        norm_max = weight_sum = weight_max = 0.0
-        for block in self.source.blocks():
-            if shift is None:
-                # Any row is close enough to the mean to keep the variance exact.
-                shift = block.X[block.rows[0] if len(block.rows) else 0].astype(np.float64)
-            sums, extremes = column_stats(
-                block.X, block.w, shift, center, inv_scale, block.rows, CHUNK_ROWS
-            )
-            total += sums
-            norm_max = max(norm_max, extremes[0])
-            weight_sum += extremes[1]
-            weight_max = max(weight_max, extremes[2])
+        """Shift, column sums and row extremes (see ``column_stats``) over all rows."""
+        # Any row is close enough to the mean to keep the variance exact.
+        shift = self.source.first_row()
+        init = (np.zeros((2, self.n_features)), np.zeros(3))
+        total, extremes = self.source.reduce(add_stats, (shift, center, inv_scale), init, combine_stats)
         self.check_finite(total, "measuring the columns")
-        return shift, total, np.array([norm_max, weight_sum, weight_max])
+        return shift, total, extremes
 
     # -- curvature
 
     def curvature(self):
-        """Bound on the loss's second derivative in the prediction.
-
-        For Poisson, whose curvature ``exp(p)`` is unbounded, its value at the
-        starting point ``exp(b0) = mean(y)`` is used; the solver halves the
-        step if the objective ever rises.
-        """
-        if self.loss == kernels.POISSON:
-            return self.target_mean()
-        return kernels.CURVATURE[kernels.MULTINOMIAL if self.n_out > 1 else self.loss]
+        """Bound on the loss's second derivative in the prediction (see :meth:`Loss.curvature`)."""
+        return self.loss.curvature(self.target_mean)
 
     def target_mean(self):
         """Weighted mean of the (encoded) target, from one pass."""
-        sums = self.sums(np.zeros(self.n_features + 1), kernels.SQUARED_ERROR, 1)
+        sums = self.sums(np.zeros(self.n_features + 1), losses.SQUARED_ERROR, 1)
         d = self.n_features
         return -sums[d] / sums[d + 2]
 
@@ -205,7 +175,7 @@ class Problem:
         d = self.n_features
 
         def matvec(v):
-            total = self.sums(v, kernels.GRAM, 1)
+            total = self.sums(v, losses.GRAM, 1)
             self.check_finite(total, "estimating the step size")
             return total[: d + 1] / total[d + 2]
 
@@ -225,9 +195,7 @@ class Problem:
 
     def bad_data(self):
         """A message naming the first NaN or infinity in the data, or None."""
-        if self.source.distributed:
-            return self.source.first_message(partition_nonfinite, (self.source.feature_names,))
-        return first_nonfinite(self.source.blocks(), self.source.feature_names)
+        return self.source.first_message(nonfinite_message, (self.source.feature_names,))
 
     def check_finite(self, values, doing, learning_rate=None):
         """Raise a clear error when ``values`` hold NaN or infinity."""
@@ -245,36 +213,3 @@ class Problem:
             f"the objective became non-finite with learning_rate={learning_rate:.6g}; "
             f"try a smaller learning_rate (e.g. {learning_rate / 10:.3g}) or learning_rate='auto'"
         )
-
-
-# -- what Dask workers run on one partition (module level, so they pickle)
-
-
-def partition_sums(X, y, w, raw, loss, param, n_out):
-    """The fused pass over one partition: its ``(P + 2,)`` partial sums."""
-    total = np.zeros(raw.shape[0] + 2)
-    for block in partition_source(X, y, w).blocks():
-        full_pass(block.X, block.y, block.w, raw, loss, param, n_out, block.rows, CHUNK_ROWS, total)
-    return total
-
-
-def partition_stats(X, y, w, shift, center, inv_scale):
-    """Column sums and row extremes of one partition."""
-    total = np.zeros((2, X.shape[1]))
-    extremes = np.zeros(3)
-    for block in partition_source(X, y, w).blocks():
-        sums, found = column_stats(block.X, block.w, shift, center, inv_scale, block.rows, CHUNK_ROWS)
-        total, extremes = combine_stats((total, extremes), (sums, found))
-    return total, extremes
-
-
-def combine_stats(a, b):
-    """Merge two ``(sums, extremes)`` pairs: sums add, maxima take the larger."""
-    (sums_a, ext_a), (sums_b, ext_b) = a, b
-    return sums_a + sums_b, np.array([max(ext_a[0], ext_b[0]), ext_a[1] + ext_b[1], max(ext_a[2], ext_b[2])])
-
-
-def partition_nonfinite(X, y, w, feature_names):
-    """A message naming the first NaN or infinity of one partition, or None."""
-    return first_nonfinite(partition_source(X, y, w).blocks(), feature_names)
-

@@ -92,8 +92,8 @@ def test_one_round_trip_per_epoch(monkeypatch, problem):
 
     X, y, _ = problem
     trips = []
-    original = DaskSource.map_reduce
-    monkeypatch.setattr(DaskSource, "map_reduce", lambda self, *args: trips.append(1) or original(self, *args))
+    original = DaskSource.reduce
+    monkeypatch.setattr(DaskSource, "reduce", lambda self, *args, **kw: trips.append(1) or original(self, *args, **kw))
     seen = []
     model = fastgd.GDRegressor(**FULL, max_iter=15, tol=None, callbacks=lambda *_: seen.append(len(trips)))
     with dask.config.set(scheduler="sync"):

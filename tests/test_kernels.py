@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import fastgd
-from fastgd import kernels, problem, solver
+from fastgd import kernels, losses, passes, problem
+from fastgd.solvers import minibatch
 from fastgd._config import CHUNK_ROWS
 from fastgd._validation import readonly
 from fastgd.optim import epoch, rules, space
@@ -88,7 +89,7 @@ def test_objective_gradient_matches_central_differences(loss):
         y = np.where(y > 1.5, 1.0, -1.0)
     sw = np.random.default_rng(4).uniform(0.5, 2.0, len(y))
     objective_problem = problem.Problem(
-        source=fastgd.data.ArraySource(X, y=y, w=sw), loss=LOSSES[loss], l2=0.3, fit_intercept=True
+        source=fastgd.data.ArraySource(X, y=y, w=sw), loss=losses.REGISTRY[loss], l2=0.3, fit_intercept=True
     )
     theta = np.random.default_rng(5).standard_normal(6) * 0.2
 
@@ -140,23 +141,27 @@ def test_partial_sums_compose_by_addition(X, split):
     np.testing.assert_allclose(doubled, 2 * whole, rtol=1e-12, atol=1e-9)
 
 
-def _record_first_argument(monkeypatch, module, name):
+def _record_rows(monkeypatch, module, names, rows_of=lambda first: first):
+    """Spy on kernels ``names`` of ``module``: record the rows each call reads."""
     seen = []
-    kernel = getattr(module, name)
+    for name in names:
+        kernel = getattr(module, name)
 
-    def spy(X, *args):
-        seen.append(X)
-        return kernel(X, *args)
+        def spy(first, *args, kernel=kernel):
+            seen.append(rows_of(first))
+            return kernel(first, *args)
 
-    monkeypatch.setattr(module, name, spy)
+        monkeypatch.setattr(module, name, spy)
     return seen
 
 
 @pytest.mark.parametrize("batch_size", [None, 64])
 def test_float32_input_reaches_the_kernel_without_a_copy(monkeypatch, batch_size):
     X, y, _ = make_regression(5000, 6, dtype=np.float32)
-    module, name = (problem, "full_pass") if batch_size is None else (solver, "minibatch_epoch")
-    seen = _record_first_argument(monkeypatch, module, name)
+    if batch_size is None:
+        seen = _record_rows(monkeypatch, passes, ["full_pass", "full_pass_serial"])
+    else:
+        seen = _record_rows(monkeypatch, minibatch, ["minibatch_epoch"], lambda rows: rows.X)
     fastgd.GDRegressor(batch_size=batch_size, max_iter=3, tol=None).fit(X, y)
     assert seen
     for arg in seen:
@@ -165,10 +170,12 @@ def test_float32_input_reaches_the_kernel_without_a_copy(monkeypatch, batch_size
 
 
 KERNELS = [
-    kernels.full_pass, kernels.predict, kernels.column_stats, kernels.accumulate,
+    kernels.full_pass, kernels.full_pass_serial, kernels.predict, kernels.predict_serial,
+    kernels.column_stats, kernels.column_stats_serial, kernels.accumulate,
     fastgd.kernels.fused.accumulate_blocked, fastgd.kernels.columns.column_pass,
-    kernels.loss_sum, kernels.loss_grad, kernels.softmax_loss_grad, epoch.minibatch_epoch,
-    rules.update, rules.gradient, space.to_raw, space.gradient_to_standard,
+    fastgd.kernels.columns.column_pass_serial, kernels.loss_sum, kernels.loss_grad,
+    kernels.softmax_loss_grad, epoch.minibatch_epoch, rules.update, rules.gradient, space.to_raw,
+    space.gradient_to_standard,
 ]
 
 

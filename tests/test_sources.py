@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import fastgd
-from fastgd import problem
+from fastgd import passes
 from fastgd._config import block_rows
 
 from .naive import objective
@@ -190,8 +190,9 @@ def test_tensor_column_of_float32_is_used_without_a_copy(tmp_path, container, mo
     assert dataset.source.dtype == np.float32 and dataset.n_features == 8
     assert dataset.feature_names[0] == "features[0]"
     seen = []
-    kernel = problem.full_pass
-    monkeypatch.setattr(problem, "full_pass", lambda X, *a: seen.append(X) or kernel(X, *a))
+    for name in ("full_pass", "full_pass_serial"):
+        kernel = getattr(passes, name)
+        monkeypatch.setattr(passes, name, lambda X, *a, kernel=kernel: seen.append(X) or kernel(X, *a))
     model = fastgd.GDRegressor().fit(dataset)
     reference = fastgd.GDRegressor().fit(X, y)
     np.testing.assert_allclose(model.coef_, reference.coef_, rtol=1e-10)

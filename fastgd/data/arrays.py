@@ -1,19 +1,24 @@
 """Numpy arrays and memory maps as a source."""
 
+import os
+from pathlib import Path
+
 import numpy as np
 
 from .._config import block_rows
-from .._validation import kernel_dtype, readonly
-from .base import NO_WEIGHTS, Block, Source
+from .._validation import check_sample_weight, check_target, check_X, kernel_dtype, readonly
+from .base import NO_WEIGHTS, Block, LocalSource
+from .dataset import Dataset
+from .files import reading
 
 
-class ArraySource(Source):
+class ArraySource(LocalSource):
     """A 2-D numpy array (or ``np.memmap``) with its targets and weights.
 
     C-contiguous float32/float64 input reaches the kernels as it is: the whole
     array is one block, and rows are read at random without a copy. Any other
-    dtype or layout is converted piece by piece into a bounded, reused buffer
-    (and copied once, whole, only for an exact shuffle).
+    dtype or layout is converted piece by piece into a bounded, reused buffer,
+    and an exact shuffle gathers its rows into one: nothing is copied whole.
 
     Parameters
     ----------
@@ -76,10 +81,14 @@ class ArraySource(Source):
     def zero_copy_rows(self):
         return None if self._direct is None else Block(0, self._direct, self._y, self._w)
 
-    def rows(self):
-        if self._direct is not None:
-            return self.zero_copy_rows()
-        return Block(0, readonly(np.ascontiguousarray(self._X, dtype=self.dtype)), self._y, self._w)
+    def gather(self, order, X, y, w):
+        # Fancy indexing copies the rows in their own dtype first: a piece,
+        # bounded like the buffer.
+        np.copyto(X, self._X[order], casting="unsafe")
+        if y is not None:
+            y[:] = self._y[order]
+        if w is not None:
+            w[:] = self._w[order]
 
     def raw_targets(self):
         yield self._raw_y
@@ -90,3 +99,33 @@ class ArraySource(Source):
         if reweight is not None:
             w = reweight(self._raw_y) * (1.0 if w is None else w)
         return ArraySource(self._X, y, w, self._raw_y, self.feature_names)
+
+
+def open_array(X, target=None, weights=None, description="array"):
+    """A Dataset of a 2-D array-like ``X`` with target values (or None) and weights (or None)."""
+    X = check_X(X)
+    if target is not None:
+        target = check_target(target, X.shape[0], name="the target" if description != "array" else "y")
+    if weights is not None:
+        weights = check_sample_weight(weights, X.shape[0])
+    source = ArraySource(X, raw_y=target, w=weights)
+    return Dataset(source, description, target=None if target is None else "y")
+
+
+def open_npy(path, target):
+    """A ``.npy`` file of X, memory-mapped, with the target as values or a ``.npy`` path."""
+    return open_npy_target(_load_npy(path), target, description=f".npy file {path}")
+
+
+def open_npy_target(X, target, description="array"):
+    """An array ``X`` whose target is given as values or as the path of a ``.npy`` file."""
+    if isinstance(target, (str, os.PathLike)):
+        target = _load_npy(target)
+    return open_array(X, target, description=description)
+
+
+def _load_npy(path):
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file or directory: '{path}'")
+    return reading(path, "npy", lambda: np.load(path, mmap_mode="r", allow_pickle=False))

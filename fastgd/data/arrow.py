@@ -12,10 +12,10 @@ import pyarrow as pa
 
 from .._config import piece_rows
 from .._validation import readonly
-from .base import Block, ColumnBlock, Source, _readonly, _weights
+from .base import Block, ColumnBlock, LocalSource, _readonly, _weights
 
 
-class ArrowSource(Source):
+class ArrowSource(LocalSource):
     """Rows of Arrow data, read block by block through a ``reader``.
 
     Parameters
@@ -171,27 +171,31 @@ class ArrowSource(Source):
         """The addresses of a piece's feature columns, the arrays that own them,
         and whether any column had to be converted.
 
-        Columns of the kernel dtype are read in place; others are converted,
-        one column at a time. The column blocks of tables that stay in memory
-        (in memory or memory-mapped) and need no conversion are remembered,
-        with their encoded targets, so later epochs only run the kernel.
+        Columns of the kernel dtype held in one buffer without nulls are read
+        in place; others are converted, one column at a time. The column
+        blocks of tables that stay in memory (in memory or memory-mapped) and
+        need no conversion are remembered, with their encoded targets, so
+        later epochs only run the kernel.
         """
         owners, copied = [table], False
         addresses = np.empty(len(self._features), np.int64)
+        kernel_type = pa.from_numpy_dtype(self.dtype)
         for j, name in enumerate(self._features):
-            values = _numbers(table.column(name), name)
-            converted = np.ascontiguousarray(values, dtype=self.dtype)
-            copied |= converted is not values and not np.shares_memory(converted, values)
-            owners.append(converted)
-            addresses[j] = converted.ctypes.data
+            column = table.column(name)
+            if isinstance(column, pa.ChunkedArray) and column.num_chunks == 1:
+                column = column.chunk(0)
+            if isinstance(column, pa.Array) and column.type == kernel_type and not column.null_count:
+                values = column.to_numpy(zero_copy_only=True)
+            else:
+                values = np.ascontiguousarray(_numbers(column, name), dtype=self.dtype)
+                copied = True
+            owners.append(values)
+            addresses[j] = values.ctypes.data
         return readonly(addresses), owners, copied
 
     def zero_copy_rows(self):
-        return self.rows() if self.random_access else None
-
-    def rows(self):
         if not self.random_access:
-            return super().rows()
+            return None
         y, w = self._target_buffers(self.n_rows)
         self._targets_into(self._reader.whole(self._columns()), y, w)
         return Block(0, readonly(self._whole), _readonly(y), _weights(w))
@@ -262,9 +266,14 @@ class TableReader(_Reader):
         return self._table.select(columns)
 
     def pieces(self, columns, piece):
-        table = self._table.select(columns)
-        for start in range(0, table.num_rows, piece):
-            yield start, table.slice(start, piece)
+        # Record batches cut at the chunk boundaries of every column: each
+        # column of a piece is one buffer, read in place, however the table
+        # was assembled (concatenated tables, multi-row-group Parquet reads).
+        start = 0
+        for batch in self._table.select(columns).to_batches(max_chunksize=piece):
+            if batch.num_rows:
+                yield start, pa.Table.from_batches([batch])
+                start += batch.num_rows
 
 
 class IpcReader(_Reader):

@@ -1,12 +1,27 @@
-"""The source protocol: rows of (X, y, w), served as blocks of rows."""
+"""The source protocol: what every source of rows answers, local or distributed.
+
+The solver and the problem talk to a source through a few calls only:
+
+- :meth:`Source.reduce` folds a function over the rows (a full pass: sums,
+  statistics), block by block here, partition by partition on Dask;
+- :meth:`Source.first_message` finds the first bad value, for error messages;
+- :meth:`Source.epochs` gives the runner of mini-batch epochs, which threads
+  the parameters and the optimizer state through the units of an epoch;
+- :meth:`Source.subset` holds rows out (early stopping), for either kind;
+- :meth:`Source.with_target`, :meth:`Source.target_counts`,
+  :meth:`Source.first_row` and :meth:`Source.decision`.
+
+:class:`LocalSource` implements them over blocks of rows read in this
+process; :class:`~fastgd.data.dask.DaskSource` runs the same local code on
+each partition, on its worker.
+"""
 
 from typing import NamedTuple
 
 import numpy as np
 
-from .._config import piece_rows
-from .._validation import readonly
-
+from .._config import SHUFFLE_BUFFER_BLOCKS, piece_rows
+from .._validation import first_nonfinite, readonly
 
 NO_WEIGHTS = readonly(np.empty(0))
 #: An empty row order: the kernels then visit every row in its stored order.
@@ -27,6 +42,20 @@ class Block(NamedTuple):
     rows: np.ndarray = ALL_ROWS
 
 
+class Rows(NamedTuple):
+    """The rows one call of the mini-batch kernel visits: ``X[order]``, or all
+    rows in stored order when ``order`` is empty."""
+
+    X: np.ndarray
+    y: np.ndarray
+    #: Row weights, or an empty array for unit weights.
+    w: np.ndarray
+    order: np.ndarray
+    #: Positions (in ``order``, or rows) where a unit ends: batches never span
+    #: two units. Empty: one unit.
+    bounds: np.ndarray
+
+
 class ColumnBlock(NamedTuple):
     """Rows of a source held column by column, for the columnar pass."""
 
@@ -43,18 +72,13 @@ class ColumnBlock(NamedTuple):
 
 
 class Source:
-    """Base class of the data sources.
+    """What every source answers; see the module docstring.
 
     A source has ``n_rows`` rows of ``n_features`` features, delivered as
-    ``dtype`` (float32 or float64), split into *natural blocks*: slices of
-    about 256 KiB for arrays and in-memory tables, record batches for Arrow
-    IPC files, row groups for Parquet. Natural blocks are the unit of the
-    block shuffle and of sequential mini-batch epochs. Full-batch passes read
-    *pieces* of about 4 MiB instead, so that conversion buffers stay bounded
-    and parallel calls stay long.
-
-    Subclasses set the attributes and implement :meth:`blocks`, :meth:`fill`,
-    :meth:`raw_targets` and :meth:`with_target`.
+    ``dtype`` (float32 or float64), split into *natural blocks*
+    (``block_sizes``): slices of about 256 KiB for arrays and in-memory
+    tables, record batches for Arrow IPC files, row groups for Parquet,
+    partitions for Dask.
     """
 
     n_rows: int
@@ -64,26 +88,134 @@ class Source:
     feature_names: list | None = None
     #: int64 array of the rows in each natural block.
     block_sizes: np.ndarray
-    #: Whether :meth:`rows` gives the whole data for random row access.
-    random_access = False
     #: Whether blocks carry (encoded) targets; see :meth:`with_target`.
     has_target = False
     weighted = False
-    #: Whether the rows live on Dask workers (see :mod:`fastgd.data.dask`):
-    #: work is then sent to them, and :meth:`blocks` is not available.
-    distributed = False
 
     @property
     def n_blocks(self):
         return len(self.block_sizes)
+
+    def block_starts(self):
+        return np.concatenate([[0], np.cumsum(self.block_sizes)[:-1]]).astype(np.int64)
+
+    def reduce(self, fn, args, init, combine, columns=False):
+        """Fold ``acc = fn(block, acc, *args)`` over the rows, starting from ``init``.
+
+        Locally one accumulator passes through every block in order, so a
+        fold that adds chunk sums in order gives the same bits however the
+        rows are cut. Distributed sources fold each partition from its own
+        copy of ``init`` and merge the results with ``combine(a, b)`` in a
+        fixed order. ``columns=True`` offers :class:`ColumnBlock` objects
+        where the data is held column by column.
+        """
+        raise NotImplementedError
+
+    def first_message(self, fn, args):
+        """The first non-None ``fn(blocks, *args)`` (a message naming a bad value), or None."""
+        raise NotImplementedError
+
+    def epochs(self, shuffle, buffer_rows, batch_size):
+        """The runner of this source's mini-batch epochs: an object whose
+        ``run(step, carry, rng)`` threads ``carry = step(rows, carry)`` through
+        the :class:`Rows` of one epoch (see :class:`~fastgd.data.shuffle.EpochPlan`).
+
+        ``shuffle`` is True (exact where the rows can be read at random, else
+        block), "exact", "block" or False; ``buffer_rows`` the block-shuffle
+        buffer (None: the default).
+        """
+        raise NotImplementedError
+
+    def subset(self, split):
+        """The rows :class:`~fastgd.data.subset.Split` ``split`` keeps, as a source."""
+        raise NotImplementedError
+
+    def first_row(self):
+        """The first row as float64 (a shift close enough to the column means)."""
+        raise NotImplementedError
+
+    def target_counts(self):
+        """The distinct raw target values, sorted, and how often each occurs."""
+        raise NotImplementedError
+
+    def with_target(self, encode, reweight=None):
+        """A source whose blocks carry ``encode(raw targets)`` as float64 ``y``.
+
+        ``reweight(raw targets)``, when given, multiplies the row weights (for
+        class weights). ``encode=None`` gives a source without targets, for
+        prediction.
+        """
+        raise NotImplementedError
+
+    def decision(self, fn, args, width, dtype):
+        """``fn(X, *args)`` over every row, of shape ``(n,)`` (``width`` None) or
+        ``(n, width)``: a numpy array, or a Dask array for Dask data."""
+        raise NotImplementedError
+
+
+class LocalSource(Source):
+    """A source read in this process, block by block.
+
+    Full-batch passes read *pieces* of about 4 MiB, so that conversion buffers
+    stay bounded and parallel calls stay long; natural blocks are the unit of
+    the block shuffle and of sequential mini-batch epochs.
+
+    Subclasses set the attributes and implement :meth:`blocks`, :meth:`fill`,
+    :meth:`raw_targets` and :meth:`with_target`.
+    """
+
+    #: Whether rows can be read at random (an exact shuffle): in place through
+    #: :meth:`zero_copy_rows`, or else through :meth:`gather`.
+    random_access = False
 
     @property
     def piece_rows(self):
         """Rows per piece: the bound on conversion buffers."""
         return piece_rows(self.n_features, self.dtype.itemsize)
 
-    def block_starts(self):
-        return np.concatenate([[0], np.cumsum(self.block_sizes)[:-1]]).astype(np.int64)
+    # -- the protocol
+
+    def reduce(self, fn, args, init, combine=None, columns=False):
+        blocks = self.column_blocks() if columns else None
+        acc = init
+        for block in self.blocks() if blocks is None else blocks:
+            acc = fn(block, acc, *args)
+        return acc
+
+    def first_message(self, fn, args):
+        return fn(self.blocks(), *args)
+
+    def epochs(self, shuffle, buffer_rows, batch_size):
+        from .shuffle import EpochPlan
+
+        if shuffle is True:
+            shuffle = "exact" if self.random_access else "block"
+        buffer_rows = buffer_rows or SHUFFLE_BUFFER_BLOCKS * self.piece_rows
+        return EpochPlan(self, shuffle or None, buffer_rows, batch_size)
+
+    def subset(self, split):
+        from .subset import SubsetSource
+
+        return SubsetSource(self, split.selections(self.block_sizes))
+
+    def first_row(self):
+        for block in self.blocks():
+            return block.X[block.rows[0] if len(block.rows) else 0].astype(np.float64)
+
+    def target_counts(self):
+        labels, counts = [], []
+        for raw in self.raw_targets():
+            block_labels, block_counts = np.unique(raw, return_counts=True)
+            labels.append(block_labels)
+            counts.append(block_counts)
+        seen, where = np.unique(np.concatenate(labels), return_inverse=True)
+        return seen, np.bincount(where, weights=np.concatenate(counts))
+
+    def decision(self, fn, args, width, dtype):
+        parts = [fn(block.X, *args) for block in self.blocks()]
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+    # -- blocks
 
     def blocks(self):
         """Yield all rows as :class:`Block` objects, in order (buffers may be reused)."""
@@ -120,6 +252,11 @@ class Source:
         """Write natural block ``k`` into ``X`` and, when present, ``y`` and ``w``."""
         raise NotImplementedError
 
+    def gather(self, order, X, y, w):
+        """Write rows ``order`` (positions in the source) into the buffers, for
+        an exact shuffle of data that cannot be read in place."""
+        raise self._no_random_access()
+
     def zero_copy_rows(self):
         """The whole data as one :class:`Block` without copying it, or None."""
         return None
@@ -129,36 +266,21 @@ class Source:
         data is not held column by column."""
         return None
 
-    def rows(self):
-        """The whole data as one :class:`Block`, for random row access."""
-        raise ValueError(
+    def raw_targets(self):
+        """Yield the raw target values, block by block."""
+        raise NotImplementedError
+
+    def _no_random_access(self):
+        return ValueError(
             "shuffle='exact' needs random access to the rows, which this source (wide Arrow "
             "columns, or data read batch by batch) does not give; use shuffle='block', or "
             "shuffle=True, which picks it"
         )
 
-    def raw_targets(self):
-        """Yield the raw target values, block by block."""
-        raise NotImplementedError
 
-    def target_counts(self):
-        """The distinct raw target values, sorted, and how often each occurs."""
-        labels, counts = [], []
-        for raw in self.raw_targets():
-            block_labels, block_counts = np.unique(raw, return_counts=True)
-            labels.append(block_labels)
-            counts.append(block_counts)
-        seen, where = np.unique(np.concatenate(labels), return_inverse=True)
-        return seen, np.bincount(where, weights=np.concatenate(counts))
-
-    def with_target(self, encode, reweight=None):
-        """A source whose blocks carry ``encode(raw targets)`` as float64 ``y``.
-
-        ``reweight(raw targets)``, when given, multiplies the row weights (for
-        class weights). ``encode=None`` gives a source without targets, for
-        prediction.
-        """
-        raise NotImplementedError
+def nonfinite_message(blocks, feature_names):
+    """What :meth:`Source.first_message` runs to name the first NaN or infinity."""
+    return first_nonfinite(blocks, feature_names)
 
 
 def _readonly(a):

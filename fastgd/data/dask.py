@@ -7,16 +7,19 @@ hands it functions to run on each partition, and only their small results
 network.
 """
 
+import copy
+import operator
 import os
 
 import numba
 import numpy as np
 
 from .._config import REDUCE_FAN_IN
-from .._validation import kernel_dtype
+from .._validation import check_target, kernel_dtype
 from .arrays import ArraySource
 from .base import Source
 from .columns import resolve_columns
+from .dataset import Dataset
 
 
 def is_dask_collection(obj):
@@ -27,6 +30,12 @@ def is_dask_collection(obj):
 class DaskSource(Source):
     """A row-partitioned Dask array (with targets and weights), persisted once.
 
+    It answers the source protocol by running the local code on each
+    partition, on its worker: :meth:`reduce` folds each partition with
+    :meth:`LocalSource.reduce <fastgd.data.base.LocalSource.reduce>` and
+    merges the results in a fixed tree; :meth:`epochs` threads the carry
+    from partition to partition, each running a local epoch plan.
+
     Parameters
     ----------
     X : dask array (n, d) of numbers; rechunked to one chunk across columns
@@ -36,8 +45,6 @@ class DaskSource(Source):
         Keep the partitions in the workers' memory (the default), so epochs
         do not recompute them from their source.
     """
-
-    distributed = True
 
     def __init__(self, X, raw_y=None, w=None, feature_names=None, persist=True, y=None):
         import dask
@@ -60,6 +67,8 @@ class DaskSource(Source):
         self.block_sizes = np.asarray(rows, np.int64)
         self.has_target = self._y is not None
         self.weighted = self._w is not None
+        #: The rows kept of each partition (see :meth:`subset`), or None for all.
+        self._split = None
 
     @property
     def n_partitions(self):
@@ -72,17 +81,15 @@ class DaskSource(Source):
         w = self._w.to_delayed().ravel() if self._w is not None else [None] * len(X)
         return list(zip(X, y, w))
 
-    def map_reduce(self, fn, args, combine):
-        """``combine``-reduce ``fn(X, y, w, *args)`` over the partitions, as a tree.
-
-        One round trip: the whole tree is one graph, computed once. The
-        pairing is fixed by the partition order, so the result is the same
-        however the tasks are scheduled (or retried).
-        """
+    def reduce(self, fn, args, init, combine, columns=False):
+        """One round trip: the partitions' folds and their merge, as a tree in
+        one graph. The pairing is fixed by the partition order, so the result
+        is the same however the tasks are scheduled (or retried)."""
         import dask
 
         parts = [
-            dask.delayed(_on_partition)(fn, k, X, y, w, *args) for k, (X, y, w) in enumerate(self.partitions())
+            dask.delayed(_on_partition)(_reduce_partition, k, k, X, y, w, self._split, fn, args, init)
+            for k, (X, y, w) in enumerate(self.partitions())
         ]
         # The partial sums are tiny, so a wide tree costs no memory; each level
         # it saves is a hop between workers.
@@ -92,43 +99,47 @@ class DaskSource(Source):
             parts = [dask.delayed(_combined)(combine, *group) if len(group) > 1 else group[0] for group in groups]
         return dask.compute(parts[0])[0]
 
-    def chain(self, fn, carry, order, seeds, args):
-        """Thread ``carry`` through ``fn(X, y, w, carry, seed, *args)`` over the
-        partitions in ``order``: one graph, computed once, each step on the
-        worker that holds its partition."""
-        import dask
-
-        partitions = self.partitions()
-        state = carry
-        for k, seed in zip(order, seeds):
-            X, y, w = partitions[k]
-            state = dask.delayed(_on_partition)(fn, int(k), X, y, w, state, seed, *args)
-        return dask.compute(state)[0]
-
     def first_message(self, fn, args):
-        """The first message ``fn(X, y, w, *args)`` returns over the partitions (in
-        order), naming the partition and with rows counted from the start of the
-        data; None if every partition returns None."""
+        """The first message over the partitions (in order), naming the
+        partition and with rows counted from the start of the data."""
         import dask
 
-        messages = dask.compute(*[dask.delayed(fn)(X, y, w, *args) for X, y, w in self.partitions()])
+        messages = dask.compute(*[
+            dask.delayed(_first_message_partition)(k, X, y, w, self._split, fn, args)
+            for k, (X, y, w) in enumerate(self.partitions())
+        ])
         starts = self.block_starts()
         for k, message in enumerate(messages):
             if message is not None:
                 return _shift_rows(message, int(starts[k])) + f" (partition {k})"
         return None
 
+    def epochs(self, shuffle, buffer_rows, batch_size):
+        return _DaskEpochs(self, shuffle, buffer_rows, batch_size)
+
+    def subset(self, split):
+        other = object.__new__(DaskSource)
+        other.__dict__.update(self.__dict__)
+        other._split = split
+        other.n_rows = int(other.reduce(_count_rows, (), 0, operator.add))
+        return other
+
     def first_row(self):
         return np.asarray(self._X[0].compute(), dtype=np.float64)
-
-    def raw_targets(self):
-        raise ValueError("a Dask source keeps its targets on the workers")
 
     def target_counts(self):
         import dask
         import dask.array as da
 
         return dask.compute(*da.unique(self._raw_y, return_counts=True))
+
+    def check_weights(self):
+        """Raise a clear error for a negative, NaN or infinite weight, or weights summing to 0."""
+        problem = self.first_message(weights_message, ())
+        if problem is not None:
+            raise ValueError(problem)
+        if not self.reduce(_weight_sum, (), 0.0, operator.add) > 0:
+            raise ValueError("sample_weight sums to 0; at least one row needs a positive weight")
 
     def with_target(self, encode, reweight=None):
         y = w = None
@@ -139,22 +150,92 @@ class DaskSource(Source):
                 w = factor if self._w is None else factor * self._w
         if w is None:
             w = self._w
-        return DaskSource(
-            self._X, raw_y=self._raw_y, w=w, feature_names=self.feature_names, persist=self.persisted and encode is not None, y=y
+        other = DaskSource(
+            self._X, raw_y=self._raw_y, w=w, feature_names=self.feature_names,
+            persist=self.persisted and encode is not None, y=y,
         )
+        if self._split is not None:
+            other = other.subset(self._split)
+        return other
 
-    def predict(self, fn, theta, n_out):
-        """A dask array of ``fn(X_block, theta, n_out)``, computed on the workers."""
-        if n_out == 1:
-            return self._X.map_blocks(fn, theta, n_out, drop_axis=1, dtype=np.float64)
-        chunks = (self._X.chunks[0], (n_out,))
-        return self._X.map_blocks(fn, theta, n_out, chunks=chunks, dtype=np.float64)
+    def decision(self, fn, args, width, dtype):
+        """A dask array of ``fn(X_block, *args)``, computed on the workers."""
+        if width is None:
+            return self._X.map_blocks(fn, *args, drop_axis=1, dtype=dtype)
+        return self._X.map_blocks(fn, *args, chunks=(self._X.chunks[0], (width,)), dtype=dtype)
 
-    def blocks(self):
-        raise ValueError(
-            "a Dask source is read on the workers, partition by partition; this operation "
-            "would gather it on the client"
-        )
+
+class _DaskEpochs:
+    """Mini-batch epochs over Dask partitions: partitions in a seeded random
+    order, each running a local epoch plan on its worker; the carry (the
+    parameters and the optimizer state) travels from partition to partition,
+    in one graph per epoch."""
+
+    def __init__(self, source, shuffle, buffer_rows, batch_size):
+        self.source = source
+        self.settings = (shuffle, buffer_rows, batch_size)
+
+    def run(self, step, carry, rng):
+        import dask
+
+        source = self.source
+        n = source.n_partitions
+        shuffle = self.settings[0]
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        seeds = rng.integers(2**63, size=n) if shuffle else np.zeros(n, np.int64)
+        partitions = source.partitions()
+        for k, seed in zip(order, seeds):
+            X, y, w = partitions[k]
+            carry = dask.delayed(_on_partition)(
+                _epoch_partition, int(k), int(k), X, y, w, source._split, step, carry, int(seed), self.settings
+            )
+        return dask.compute(carry)[0]
+
+
+def _local(k, X, y, w, split):
+    """Partition ``k`` as a local source, on its worker; only its kept rows with a split."""
+    local = partition_source(X, y, w)
+    if split is None:
+        return local
+    from .subset import SubsetSource
+
+    return SubsetSource(local, split.selections(local.block_sizes, key=k))
+
+
+def _reduce_partition(k, X, y, w, split, fn, args, init):
+    return _local(k, X, y, w, split).reduce(fn, args, init)
+
+
+def _first_message_partition(k, X, y, w, split, fn, args):
+    return _local(k, X, y, w, split).first_message(fn, args)
+
+
+def _epoch_partition(k, X, y, w, split, step, carry, seed, settings):
+    """Mini-batches over one partition; works on a copy of the carry, so a
+    retried task starts from the same state."""
+    local = _local(k, X, y, w, split)
+    return local.epochs(*settings).run(step, copy.deepcopy(carry), np.random.default_rng(seed))
+
+
+def _count_rows(block, total):
+    return total + (len(block.rows) if len(block.rows) else block.X.shape[0])
+
+
+def _weight_sum(block, total):
+    rows = block.rows if len(block.rows) else slice(None)
+    return total + float(np.sum(block.w[rows])) if len(block.w) else total
+
+
+def weights_message(blocks):
+    """A message naming the first negative or non-finite weight of ``blocks``, or None."""
+    for block in blocks:
+        if not len(block.w):
+            continue
+        bad = ~(np.isfinite(block.w) & (block.w >= 0))
+        if bad.any():
+            i = int(np.argmax(bad))
+            return f"sample_weight has {block.w[i]} at row {block.start + i}; weights must be finite and >= 0"
+    return None
 
 
 def partition_source(X, y, w):
@@ -209,10 +290,13 @@ def from_dataframe(frame, target=None, features=None, weight=None, persist=True)
         if dtypes[name].kind not in "biuf":
             raise TypeError(f"feature column {name!r} has type {dtypes[name]}; features must be numeric")
     X, raw_y, w = frame_arrays(frame, features, target, weight, persist=persist)
-    return DaskSource(
+    source = DaskSource(
         X, raw_y=raw_y, w=None if w is None else w.astype(np.float64), feature_names=[str(c) for c in features],
         persist=persist,
     )
+    if source.weighted:
+        source.check_weights()
+    return source
 
 
 def frame_arrays(frame, features, *columns, persist=True):
@@ -254,10 +338,61 @@ def _values(part, selection):
     return part[selection].to_numpy()
 
 
-def read_parquet(path, target=None, features=None, weight=None, persist=True):
-    """A directory of Parquet files, read by Dask on the workers."""
+def open_parquet(path, target=None, features=None, weight=None, persist=True):
+    """A Parquet file or directory, read by Dask on the workers."""
     import dask.dataframe as dd
 
-    frame = dd.read_parquet(str(path))
-    return from_dataframe(frame, target=target, features=features, weight=weight, persist=persist)
+    source = from_dataframe(dd.read_parquet(str(path)), target, features, weight, persist)
+    return Dataset(source, f"Parquet data {path} (read by Dask)", target=target, weight=weight)
 
+
+def open_collection(data, target=None, features=None, weight=None, persist=True):
+    """A Dask array or DataFrame, with target and weights as column names or as values."""
+    if hasattr(data, "columns") and (target is None or isinstance(target, str)):
+        source = from_dataframe(data, target, features, weight, persist)
+        return Dataset(source, "Dask DataFrame", target=target, weight=weight)
+    source = dask_arrays(data, target, weight, persist=persist)
+    return Dataset(source, "Dask data", target=None if target is None else "y")
+
+
+def open_for_prediction(X, feature_names=None):
+    """A target-free Dataset of a Dask collection, its columns in the fitted order."""
+    if hasattr(X, "columns") and feature_names is not None:
+        missing = [n for n in feature_names if n not in list(map(str, X.columns))]
+        if missing:
+            raise ValueError(f"X lacks feature columns the model was fitted with: {', '.join(map(repr, missing))}")
+    names = feature_names if hasattr(X, "columns") else None
+    return Dataset(dask_arrays(X, feature_names=names, persist=False), "Dask data")
+
+
+def dask_arrays(X, y=None, sample_weight=None, feature_names=None, persist=True):
+    """A Dask source of a Dask array or DataFrame ``X`` with its target and weights."""
+    import dask.array as da
+
+    if hasattr(X, "columns"):
+        feature_names = [str(c) for c in X.columns] if feature_names is None else feature_names
+        (X,) = frame_arrays(X, feature_names, persist=persist)
+    if X.ndim != 2:
+        raise ValueError(f"X must be a 2-D dask array, got {X.ndim} dimensions")
+    if any(np.isnan(c) for c in X.chunks[0]):
+        X = X.compute_chunk_sizes()
+    rows = X.chunks[0]
+
+    def aligned(values, name):
+        if values is None:
+            return None
+        if is_dask_collection(values):
+            values = values.to_dask_array(lengths=True) if hasattr(values, "to_dask_array") else values
+            if values.ndim != 1 or values.shape[0] != X.shape[0]:
+                raise ValueError(f"X has {X.shape[0]} rows but {name} has shape {values.shape}; they must match")
+            return values.rechunk((rows,))
+        values = check_target(values, X.shape[0], name=name)
+        return da.from_array(values, chunks=(rows,))
+
+    source = DaskSource(
+        X, raw_y=aligned(y, "y"), w=aligned(sample_weight, "sample_weight"), feature_names=feature_names,
+        persist=persist,
+    )
+    if source.weighted:
+        source.check_weights()
+    return source

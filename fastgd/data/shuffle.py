@@ -1,7 +1,8 @@
 """Shuffle plans: the order in which a mini-batch epoch visits the rows.
 
 - ``"exact"``: a full permutation of the rows, every epoch. Needs random row
-  access (arrays, memory maps, a single-buffer tensor column).
+  access (arrays and memory maps of any dtype and layout, a single-buffer
+  tensor column).
 - ``"block"``: a random order of the natural blocks; consecutive blocks in
   that order form a group of at most ``buffer_rows`` rows (or one block),
   whose rows are permuted. Works for every source, streamed ones included
@@ -22,7 +23,7 @@ import numpy as np
 
 from .._validation import readonly
 from ..kernels.permute import concatenate_ranges, group_blocks, shuffle_groups
-from .base import NO_WEIGHTS
+from .base import ALL_ROWS, NO_WEIGHTS, Rows
 
 #: No unit boundaries: the whole order is one unit.
 ONE_UNIT = readonly(np.empty(0, np.int64))
@@ -31,42 +32,57 @@ ONE_UNIT = readonly(np.empty(0, np.int64))
 class EpochPlan:
     """Cuts each mini-batch epoch into calls of the compiled epoch kernel.
 
-    Each call gets ``(X, y, w, order, bounds)``: the rows of ``X`` in
+    Each call gets a :class:`~fastgd.data.base.Rows`: the rows of ``X`` in
     ``order`` (all rows when empty), with batches restarting at every
     position in ``bounds``. Sources whose rows can be read in place need one
     call per epoch; the others one per natural block or buffer, filled from
-    a bounded buffer allocated once.
+    a bounded buffer allocated once. An exact shuffle of rows that cannot be
+    read in place (another dtype or layout) gathers them, in the permuted
+    order, into a buffer a whole number of batches long: the batches, and so
+    the result, are those of the same rows read in place.
     """
 
-    def __init__(self, source, shuffle, buffer_rows):
+    def __init__(self, source, shuffle, buffer_rows, batch_size):
         self.source = source
         self.shuffle = shuffle
         self.capacity = max(buffer_rows, int(source.block_sizes.max()))
         self._starts = source.block_starts()
         self._whole_blocks = all(source.selected(k) is None for k in range(source.n_blocks))
-        self._in_place = source.zero_copy_rows() if shuffle != "exact" else None
+        self._in_place = source.zero_copy_rows()
+        if shuffle == "exact" and self._in_place is None:
+            self._gathered = max(1, source.piece_rows // batch_size) * batch_size
+            self._buffers = source.allocate(min(self._gathered, source.n_rows))
         if shuffle == "block" and self._in_place is None:
             self._buffers = source.allocate(self.capacity)
         if shuffle == "block" and self._in_place is not None:
             self._order = np.empty(source.n_rows, np.int64)  # reused every epoch
 
+    def run(self, step, carry, rng):
+        """``carry = step(rows, carry)`` over the units of one epoch; the last carry."""
+        for rows in self.units(rng):
+            carry = step(rows, carry)
+        return carry
+
     def units(self, rng):
-        """Yield ``(X, y, w, order, bounds)`` for one epoch."""
+        """Yield the :class:`~fastgd.data.base.Rows` of one epoch."""
         source = self.source
         if self.shuffle == "exact":
-            block = source.rows()
             order = rng.permutation(source.n_rows)
-            if len(block.rows):
-                order = block.rows[order]
-            yield block.X, block.y, block.w, readonly(order), ONE_UNIT
+            rows = self._in_place
+            if rows is None:
+                yield from self._gather(order)
+                return
+            if len(rows.rows):
+                order = rows.rows[order]
+            yield Rows(rows.X, rows.y, rows.w, readonly(order), ONE_UNIT)
         elif self.shuffle is None and self._in_place is not None:
             rows = self._in_place
             counts = [len(self._block_rows(k)) for k in range(source.n_blocks)]
             bounds = np.cumsum([c for c in counts if c])
-            yield rows.X, rows.y, rows.w, rows.rows, readonly(bounds.astype(np.int64))
+            yield Rows(rows.X, rows.y, rows.w, rows.rows, readonly(bounds.astype(np.int64)))
         elif self.shuffle is None:
             for block in source.sequential():
-                yield block.X, block.y, block.w, block.rows, ONE_UNIT
+                yield Rows(block.X, block.y, block.w, block.rows, ONE_UNIT)
         else:
             groups = self._groups(rng.permutation(source.n_blocks))
             seed = int(rng.integers(2**63))
@@ -77,8 +93,18 @@ class EpochPlan:
                 for group in groups:
                     unit = self._buffered(group, seed, used)
                     if unit is not None:
-                        used += len(unit[3])
+                        used += len(unit.order)
                         yield unit
+
+    def _gather(self, order):
+        """Rows ``order`` a buffer at a time, converted as they are gathered."""
+        X, y, w = self._buffers
+        for start in range(0, len(order), self._gathered):
+            part = order[start : start + self._gathered]
+            m = len(part)
+            self.source.gather(part, X[:m], None if y is None else y[:m], None if w is None else w[:m])
+            weights = NO_WEIGHTS if w is None else readonly(w[:m])
+            yield Rows(readonly(X[:m]), readonly(y[:m]), weights, ALL_ROWS, ONE_UNIT)
 
     def _groups(self, order):
         """Consecutive blocks of ``order``, as many as fit the buffer (at least one)."""
@@ -109,7 +135,7 @@ class EpochPlan:
         bounds = np.array(bounds, np.int64)
         shuffle_groups(order[:end], bounds, seed, 0)
         rows = self._in_place
-        return rows.X, rows.y, rows.w, readonly(order[:end]), readonly(bounds)
+        return Rows(rows.X, rows.y, rows.w, readonly(order[:end]), readonly(bounds))
 
     def _buffered(self, group, seed, first):
         """Fill the buffer with ``group``'s blocks; the unit, or None if no row is chosen."""
@@ -128,7 +154,7 @@ class EpochPlan:
             return None
         shuffle_groups(order, np.array([len(order)], np.int64), seed, first)
         weights = NO_WEIGHTS if w is None else readonly(w[:offset])
-        return readonly(X[:offset]), readonly(y[:offset]), weights, readonly(order), ONE_UNIT
+        return Rows(readonly(X[:offset]), readonly(y[:offset]), weights, readonly(order), ONE_UNIT)
 
 
 

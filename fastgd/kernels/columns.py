@@ -13,7 +13,7 @@ from numba import carray, njit, prange, types
 from numba.extending import intrinsic
 
 from .._config import JIT
-from .fused import _term
+from .fused import _term, fold, wave_chunks
 
 #: Rows per tile: the tile of every column (d * TILE values) stays in L2.
 TILE = 1024
@@ -97,9 +97,23 @@ def _tiles(columns, like, start, stop, y, sw, theta, loss, param, g, p):
     return loss_total, weight_total
 
 
+@njit(**JIT)
+def _column_chunk(columns, like, n, y, sw, theta, loss, param, chunk_rows, c, part, tile):
+    """Write the sums of chunk ``c`` into ``part``."""
+    P = theta.shape[0]
+    part[:] = 0.0
+    loss_total, weight_total = _tiles(
+        columns, like, c * chunk_rows, min(n, (c + 1) * chunk_rows), y, sw, theta, loss, param, part, tile,
+    )
+    part[P] = loss_total
+    part[P + 1] = weight_total
+
+
 @njit(parallel=True, **JIT)
 def column_pass(columns, like, n, y, sw, theta, loss, param, chunk_rows, total):
     """:func:`~fastgd.kernels.fused.full_pass` over ``n`` rows held column by column.
+
+    The same chunks, waves and order of summation as the row pass.
 
     Parameters
     ----------
@@ -109,18 +123,22 @@ def column_pass(columns, like, n, y, sw, theta, loss, param, chunk_rows, total):
     y, sw, theta, loss, param, chunk_rows, total : as for ``full_pass``
         (single-output losses)
     """
-    P = theta.shape[0]
     n_chunks = (n + chunk_rows - 1) // chunk_rows
-    parts = np.zeros((n_chunks, P + 2))
-    for c in prange(n_chunks):
-        part = parts[c]
-        tile = np.empty(TILE)
-        loss_total, weight_total = _tiles(
-            columns, like, c * chunk_rows, min(n, (c + 1) * chunk_rows), y, sw, theta, loss, param,
-            part, tile,
-        )
-        part[P] = loss_total
-        part[P + 1] = weight_total
-    for c in range(n_chunks):
-        for j in range(P + 2):
-            total[j] += parts[c, j]
+    wave = wave_chunks(total.shape[0])
+    parts = np.empty((min(n_chunks, wave), total.shape[0]))
+    tiles = np.empty((min(n_chunks, wave), TILE))
+    for first in range(0, n_chunks, wave):
+        count = min(wave, n_chunks - first)
+        for c in prange(count):
+            _column_chunk(columns, like, n, y, sw, theta, loss, param, chunk_rows, first + c, parts[c], tiles[c])
+        fold(total, parts, count)
+
+
+@njit(**JIT)
+def column_pass_serial(columns, like, n, y, sw, theta, loss, param, chunk_rows, total):
+    """:func:`column_pass` on the calling thread: the same bits."""
+    part = np.empty((1, total.shape[0]))
+    tile = np.empty(TILE)
+    for c in range((n + chunk_rows - 1) // chunk_rows):
+        _column_chunk(columns, like, n, y, sw, theta, loss, param, chunk_rows, c, part[0], tile)
+        fold(total, part, 1)

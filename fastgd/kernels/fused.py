@@ -13,7 +13,7 @@ one row per class.
 import numpy as np
 from numba import njit, prange
 
-from .._config import JIT
+from .._config import JIT, MIN_WAVE_CHUNKS, WAVE_BYTES, WAVE_CHUNKS
 from .losses import loss_grad, softmax_loss_grad
 from .prefetch import DISTANCE, prefetch_row
 
@@ -199,6 +199,39 @@ def loss_sum(X, y, sw, theta, loss, param, n_out, idx, start, stop):
     return total
 
 
+@njit(**JIT)
+def _chunk_sums(X, y, sw, theta, loss, param, n_out, idx, chunk_rows, n, c, part):
+    """Write the sums of chunk ``c`` (rows ``c * chunk_rows`` on) into ``part``."""
+    P = theta.shape[0]
+    part[:] = 0.0
+    start = c * chunk_rows
+    loss_total, weight_total = accumulate(
+        X, y, sw, theta, loss, param, n_out, idx, start, min(n, start + chunk_rows), part
+    )
+    part[P] = loss_total
+    part[P + 1] = weight_total
+
+
+@njit(**JIT)
+def wave_chunks(width):
+    """Chunks summed per parallel wave into rows of ``width`` sums.
+
+    :data:`~fastgd._config.WAVE_CHUNKS`, or fewer when their sums would take
+    more than :data:`~fastgd._config.WAVE_BYTES`, but never fewer than
+    :data:`~fastgd._config.MIN_WAVE_CHUNKS`, so that threads have work. How
+    many does not change the result, which is folded in chunk order anyway.
+    """
+    return max(min(WAVE_CHUNKS, WAVE_BYTES // (8 * width)), MIN_WAVE_CHUNKS)
+
+
+@njit(**JIT)
+def fold(total, parts, count):
+    """Add the first ``count`` rows of ``parts`` to ``total``, one after the other."""
+    for c in range(count):
+        for j in range(total.shape[0]):
+            total[j] += parts[c, j]
+
+
 @njit(parallel=True, **JIT)
 def full_pass(X, y, sw, theta, loss, param, n_out, idx, chunk_rows, total):
     """Add the loss and gradient sums over all rows of ``X`` (or those in ``idx``) to ``total``.
@@ -206,39 +239,59 @@ def full_pass(X, y, sw, theta, loss, param, n_out, idx, chunk_rows, total):
     Rows are cut into fixed chunks of ``chunk_rows``; each chunk sums into its
     own row of a buffer, and the rows are added to ``total`` one after the
     other in chunk order. So the result does not depend on the number of
-    threads, and passing the same ``total`` through consecutive blocks whose
-    sizes are multiples of ``chunk_rows`` gives, bit for bit, the sums of one
-    call over all of them.
+    threads (nor on :func:`full_pass_serial` being called instead), and
+    passing the same ``total`` through consecutive blocks whose sizes are
+    multiples of ``chunk_rows`` gives, bit for bit, the sums of one call over
+    all of them. Chunks are taken a wave at a time (see :func:`wave_chunks`),
+    which bounds the buffer whatever the number of rows.
 
     ``total`` is a (P + 2,) float64 array, ``P = n_out * (d + 1)``: the
     gradient sums laid out as ``theta``, then the loss sum and the weight sum.
     """
-    P = theta.shape[0]
     n = idx.shape[0] if idx.shape[0] > 0 else X.shape[0]
     n_chunks = (n + chunk_rows - 1) // chunk_rows
-    parts = np.zeros((n_chunks, P + 2))
-    for c in prange(n_chunks):
-        start = c * chunk_rows
-        part = parts[c]
-        loss_total, weight_total = accumulate(
-            X, y, sw, theta, loss, param, n_out, idx, start, min(n, start + chunk_rows), part
-        )
-        part[P] = loss_total
-        part[P + 1] = weight_total
-    for c in range(n_chunks):
-        for j in range(P + 2):
-            total[j] += parts[c, j]
+    wave = wave_chunks(total.shape[0])
+    parts = np.empty((min(n_chunks, wave), total.shape[0]))
+    for first in range(0, n_chunks, wave):
+        count = min(wave, n_chunks - first)
+        for c in prange(count):
+            _chunk_sums(X, y, sw, theta, loss, param, n_out, idx, chunk_rows, n, first + c, parts[c])
+        fold(total, parts, count)
+
+
+@njit(**JIT)
+def full_pass_serial(X, y, sw, theta, loss, param, n_out, idx, chunk_rows, total):
+    """:func:`full_pass` on the calling thread, for work too small to pay for threads.
+
+    The same chunks, summed in the same order: the same bits.
+    """
+    n = idx.shape[0] if idx.shape[0] > 0 else X.shape[0]
+    part = np.empty((1, total.shape[0]))
+    for c in range((n + chunk_rows - 1) // chunk_rows):
+        _chunk_sums(X, y, sw, theta, loss, param, n_out, idx, chunk_rows, n, c, part[0])
+        fold(total, part, 1)
+
+
+@njit(**JIT)
+def _predict_row(X, theta, out, i):
+    d = X.shape[1]
+    for c in range(out.shape[1]):
+        base = c * (d + 1)
+        p = theta[base + d]
+        for j in range(d):
+            p += X[i, j] * theta[base + j]
+        out[i, c] = p
 
 
 @njit(parallel=True, **JIT)
 def predict(X, theta, out):
     """Write the linear predictor of each output into ``out``, shape ``(n, n_out)``."""
-    n, d = X.shape
-    n_out = out.shape[1]
-    for i in prange(n):
-        for c in range(n_out):
-            base = c * (d + 1)
-            p = theta[base + d]
-            for j in range(d):
-                p += X[i, j] * theta[base + j]
-            out[i, c] = p
+    for i in prange(X.shape[0]):
+        _predict_row(X, theta, out, i)
+
+
+@njit(**JIT)
+def predict_serial(X, theta, out):
+    """:func:`predict` on the calling thread."""
+    for i in range(X.shape[0]):
+        _predict_row(X, theta, out, i)

@@ -1,6 +1,7 @@
 """Per-row losses, selected by integer code inside compiled loops.
 
-A single-output loss returns ``(loss, dloss/dp)`` for a prediction ``p`` and
+What the Python side knows about each loss (curvature, link, targets) is in
+:mod:`fastgd.losses`. A single-output loss returns ``(loss, dloss/dp)`` for a prediction ``p`` and
 target ``y``; ``param`` is the loss's one parameter (Huber's epsilon).
 Binary classification targets are encoded as -1/+1, multinomial ones as the
 class index.
@@ -22,26 +23,6 @@ POISSON = 4
 HINGE = 5
 #: Softmax cross-entropy over K outputs; see :func:`softmax_loss_grad`.
 MULTINOMIAL = 6
-
-CODES = {
-    "squared_error": SQUARED_ERROR,
-    "huber": HUBER,
-    "poisson": POISSON,
-    "log_loss": LOG_LOSS,
-    "hinge": HINGE,
-}
-
-#: Bound on the second derivative of each loss in ``p``: the gradient's
-#: Lipschitz constant is this times the largest eigenvalue of ``X1.T X1 / m``.
-#: Poisson's is unbounded: its curvature at the starting point is estimated
-#: instead. Hinge is not smooth: its step is that of squared error and decays
-#: on plateaus. Softmax's Hessian in the logits is at most ``I / 2``.
-CURVATURE = {
-    SQUARED_ERROR: 1.0, LOG_LOSS: 0.25, GRAM: 1.0, HUBER: 1.0, HINGE: 1.0, MULTINOMIAL: 0.5,
-}
-#: Losses without a Lipschitz gradient: no acceleration, plateau step decay.
-NONSMOOTH = {HINGE}
-
 
 @njit(**JIT)
 def loss_grad(code, p, y, param):

@@ -4,6 +4,44 @@ import numpy as np
 from numba import njit, prange
 
 from .._config import JIT
+from .fused import wave_chunks
+
+
+@njit(**JIT)
+def _stats_chunk(X, sw, shift, center, inv_scale, idx, chunk_rows, n, c, part, extremes):
+    """Write chunk ``c``'s shifted sums into ``part`` (2, d) and its extremes into ``extremes`` (3,)."""
+    d = X.shape[1]
+    gather = idx.shape[0] > 0
+    weighted = sw.shape[0] > 0
+    part[:] = 0.0
+    norm_max = weight_sum = weight_max = 0.0
+    for k in range(c * chunk_rows, min(n, (c + 1) * chunk_rows)):
+        i = idx[k] if gather else k
+        s = sw[i] if weighted else 1.0
+        norm = 0.0
+        for j in range(d):
+            x = X[i, j]
+            z = x - shift[j]
+            part[0, j] += s * z
+            part[1, j] += s * z * z
+            u = (x - center[j]) * inv_scale[j]
+            norm += u * u
+        norm_max = max(norm_max, s * norm)
+        weight_sum += s
+        weight_max = max(weight_max, s)
+    extremes[0] = norm_max
+    extremes[1] = weight_sum
+    extremes[2] = weight_max
+
+
+@njit(**JIT)
+def _fold_stats(sums, extremes, parts, part_extremes, count):
+    """Add chunk results to the totals in chunk order; maxima take the larger."""
+    for c in range(count):
+        sums += parts[c]
+        extremes[0] = max(extremes[0], part_extremes[c, 0])
+        extremes[1] += part_extremes[c, 1]
+        extremes[2] = max(extremes[2], part_extremes[c, 2])
 
 
 @njit(parallel=True, **JIT)
@@ -13,7 +51,9 @@ def column_stats(X, sw, shift, center, inv_scale, idx, chunk_rows):
     Shifting by a value close to the column means (the first row will do) keeps
     the variance ``(S2 - S1**2 / W) / W`` free of cancellation. Row norms are
     taken of ``(x - center) * inv_scale``. ``idx``, when non-empty, selects
-    the rows.
+    the rows. Chunks, waves and the order of summation are those of
+    :func:`~fastgd.kernels.fused.full_pass`: the result does not depend on
+    the number of threads.
 
     Returns
     -------
@@ -24,41 +64,31 @@ def column_stats(X, sw, shift, center, inv_scale, idx, chunk_rows):
         weight, where ``s`` is the row's weight (1 when ``sw`` is empty).
     """
     d = X.shape[1]
-    gather = idx.shape[0] > 0
-    n = idx.shape[0] if gather else X.shape[0]
+    n = idx.shape[0] if idx.shape[0] > 0 else X.shape[0]
     n_chunks = (n + chunk_rows - 1) // chunk_rows
-    parts = np.zeros((n_chunks, 2, d))
-    part_extremes = np.zeros((n_chunks, 3))
-    weighted = sw.shape[0] > 0
-    for c in prange(n_chunks):
-        part = parts[c]
-        norm_max = 0.0
-        weight_sum = 0.0
-        weight_max = 0.0
-        for k in range(c * chunk_rows, min(n, (c + 1) * chunk_rows)):
-            i = idx[k] if gather else k
-            s = sw[i] if weighted else 1.0
-            norm = 0.0
-            for j in range(d):
-                x = X[i, j]
-                z = x - shift[j]
-                part[0, j] += s * z
-                part[1, j] += s * z * z
-                u = (x - center[j]) * inv_scale[j]
-                norm += u * u
-            norm_max = max(norm_max, s * norm)
-            weight_sum += s
-            weight_max = max(weight_max, s)
-        part_extremes[c, 0] = norm_max
-        part_extremes[c, 1] = weight_sum
-        part_extremes[c, 2] = weight_max
+    wave = wave_chunks(2 * d + 3)
+    parts = np.empty((min(n_chunks, wave), 2, d))
+    part_extremes = np.empty((min(n_chunks, wave), 3))
     sums = np.zeros((2, d))
     extremes = np.zeros(3)
-    for c in range(n_chunks):
-        for j in range(d):
-            sums[0, j] += parts[c, 0, j]
-            sums[1, j] += parts[c, 1, j]
-        extremes[0] = max(extremes[0], part_extremes[c, 0])
-        extremes[1] += part_extremes[c, 1]
-        extremes[2] = max(extremes[2], part_extremes[c, 2])
+    for first in range(0, n_chunks, wave):
+        count = min(wave, n_chunks - first)
+        for c in prange(count):
+            _stats_chunk(X, sw, shift, center, inv_scale, idx, chunk_rows, n, first + c, parts[c], part_extremes[c])
+        _fold_stats(sums, extremes, parts, part_extremes, count)
+    return sums, extremes
+
+
+@njit(**JIT)
+def column_stats_serial(X, sw, shift, center, inv_scale, idx, chunk_rows):
+    """:func:`column_stats` on the calling thread: the same bits."""
+    d = X.shape[1]
+    n = idx.shape[0] if idx.shape[0] > 0 else X.shape[0]
+    part = np.empty((1, 2, d))
+    part_extremes = np.empty((1, 3))
+    sums = np.zeros((2, d))
+    extremes = np.zeros(3)
+    for c in range((n + chunk_rows - 1) // chunk_rows):
+        _stats_chunk(X, sw, shift, center, inv_scale, idx, chunk_rows, n, c, part[0], part_extremes[0])
+        _fold_stats(sums, extremes, part, part_extremes, 1)
     return sums, extremes

@@ -1,10 +1,15 @@
-"""Update rules: small ``init`` / ``update`` pairs with array-only state.
+"""Update rules: each declares its state, creates it with ``init`` and steps in compiled code.
 
-In the manner of optax's ``GradientTransformation``: each rule owns a few rows
-of a ``(slots, P)`` float64 state array and updates the flat parameter vector
-in place. The same compiled :func:`update` runs once per epoch for full-batch
-descent and once per mini-batch inside the compiled epoch loop, so adding a
-rule means adding its branch and its state size here, nothing else.
+In the manner of optax's ``GradientTransformation``: a :class:`Rule` says
+what state it needs (rows of per-parameter slots, whether it has a velocity,
+whether it averages its iterates) and :meth:`Rule.init` creates a
+:class:`RuleState` that belongs to that rule alone. A fit that continues
+checks the state against the rule it is given (:meth:`RuleState.belongs_to`)
+and starts a fresh state for another rule; memory is never reinterpreted.
+
+The same compiled :func:`update` runs once per epoch in full batch and once
+per mini-batch inside the compiled epoch loop, so adding a rule means adding
+its branch there and its entry in :data:`RULES`.
 
 Penalties come as per-parameter weights ``l2w`` and ``l1w`` and are applied
 by their proximal operator after the gradient step, with the step each
@@ -15,6 +20,8 @@ step size. Intercepts have weight 0.
 """
 
 import math
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -23,11 +30,8 @@ from .._config import JIT
 
 SGD = 0
 #: SGD whose reported solution is the running average of the iterates taken
-#: after step ``hyper[AVERAGE_START]`` (Polyak-Ruppert averaging).
+#: after step ``average_start`` (Polyak-Ruppert averaging).
 ASGD = 1
-#: Full batch only: the proximal step of SGD, taken by the solver at Nesterov's
-#: extrapolated point (FISTA), with adaptive restart.
-ACCELERATED = 2
 #: Heavy ball: ``v = momentum * v + g``, step ``v``.
 MOMENTUM = 3
 #: Nesterov momentum in the form PyTorch uses: step ``g + momentum * v``.
@@ -36,57 +40,98 @@ ADAGRAD = 5
 #: RMSProp, decaying its squared-gradient average by ``beta2``.
 RMSPROP = 6
 ADAM = 7
-#: Full batch only: limited-memory BFGS with a backtracking line search, run
-#: by the solver itself (smooth objectives: no L1).
-LBFGS = 8
-
-CODES = {
-    "sgd": SGD,
-    "asgd": ASGD,
-    "accelerated": ACCELERATED,
-    "momentum": MOMENTUM,
-    "nesterov": NESTEROV,
-    "adagrad": ADAGRAD,
-    "rmsprop": RMSPROP,
-    "adam": ADAM,
-    "lbfgs": LBFGS,
-}
-#: Rows of state each rule needs.
-SLOTS = {
-    SGD: 0, ASGD: 1, ACCELERATED: 0, MOMENTUM: 1, NESTEROV: 1, ADAGRAD: 1, RMSPROP: 1, ADAM: 2,
-    LBFGS: 0,
-}
-#: Rules that scale each coordinate's step by its gradient history.
-ADAPTIVE = {ADAGRAD, RMSPROP, ADAM}
-#: The state row that carries momentum, for rules that have one.
-VELOCITY = {MOMENTUM: 0, NESTEROV: 0, ADAM: 1}
-
-#: Positions in the ``hyper`` array.
-MOMENTUM_RATE, BETA1, BETA2, EPS, AVERAGE_START, POWER_T = range(6)
-N_HYPER = 6
 
 
-def init(code, n_params):
-    """Fresh state for rule ``code`` over ``n_params`` parameters."""
-    return np.zeros((SLOTS[code], n_params))
+@dataclass(frozen=True)
+class Rule:
+    """An update rule and the state it declares."""
+
+    name: str
+    code: int
+    #: Rows of per-parameter state.
+    slots: int = 0
+    #: Steps scaled per coordinate by the gradient history.
+    adaptive: bool = False
+    #: The state row that carries momentum, or None.
+    velocity: int | None = None
+    #: Steps add up past gradients (heavy ball, Nesterov): about
+    #: ``1 / (1 - momentum)`` of them, which the automatic rate allows for.
+    momentum: bool = False
+    #: Reports the running average of its iterates (state row 0).
+    averaging: bool = False
+    #: Every step is a plain (proximal) gradient step: sure to lower a smooth
+    #: objective at a small enough rate.
+    monotone: bool = False
+
+    def init(self, n_params):
+        """Fresh state for ``n_params`` parameters."""
+        return RuleState(self.name, np.zeros((self.slots, n_params)))
 
 
-def hyperparameters(momentum=0.9, beta1=0.9, beta2=0.999, eps=1e-8, power_t=0.0):
-    """The ``hyper`` array; averaging starts only once :data:`AVERAGE_START` is set."""
-    hyper = np.zeros(N_HYPER)
-    hyper[[MOMENTUM_RATE, BETA1, BETA2, EPS, AVERAGE_START, POWER_T]] = (
-        momentum, beta1, beta2, eps, math.inf, power_t,
+@dataclass
+class RuleState:
+    """The state of one rule: slots, step count and, for averaging, where averaging starts."""
+
+    rule: str
+    slots: np.ndarray
+    #: Steps taken (the bias corrections and ``invscaling`` count from here).
+    t: int = 0
+    #: Averaging rules: iterates after this step are averaged (inf: not yet).
+    average_start: float = math.inf
+
+    def belongs_to(self, rule, n_params):
+        """Whether this state can continue under ``rule`` with ``n_params`` parameters."""
+        return self.rule == rule.name and self.slots.shape == (rule.slots, n_params)
+
+    def copy(self):
+        return RuleState(self.rule, self.slots.copy(), self.t, self.average_start)
+
+    def averaged(self):
+        """Whether the reported solution is the average (row 0) rather than the iterate."""
+        return self.t > self.average_start
+
+    def solution(self, theta):
+        """A copy of the parameters this state reports for iterate ``theta``."""
+        return (self.slots[0] if self.averaged() else theta).copy()
+
+    def restart_average(self):
+        """Averaging restarts: the next reported solution is the iterate again."""
+        if self.average_start < math.inf:
+            self.average_start = float(self.t)
+
+
+RULES = {
+    rule.name: rule
+    for rule in (
+        Rule("sgd", SGD, monotone=True),
+        Rule("asgd", ASGD, slots=1, averaging=True, monotone=True),
+        Rule("momentum", MOMENTUM, slots=1, velocity=0, momentum=True),
+        Rule("nesterov", NESTEROV, slots=1, velocity=0, momentum=True),
+        Rule("adagrad", ADAGRAD, slots=1, adaptive=True),
+        Rule("rmsprop", RMSPROP, slots=1, adaptive=True),
+        Rule("adam", ADAM, slots=2, adaptive=True, velocity=1),
     )
-    return hyper
+}
+
+
+class Step(NamedTuple):
+    """What a step needs besides the parameters, the gradient, the state and the rate."""
+
+    rule: int
+    momentum: float
+    beta1: float
+    beta2: float
+    eps: float
+    #: Per-parameter penalty weights and trainable mask (0 for intercepts
+    #: without ``fit_intercept`` and weights of constant columns).
+    l2w: np.ndarray
+    l1w: np.ndarray
+    mask: np.ndarray
 
 
 @njit(**JIT)
 def gradient(g, scale, mask, out):
-    """``out = mask * scale * g``: the mean loss's gradient from gradient sums.
-
-    ``mask`` is 0 for parameters that do not train (intercepts without
-    ``fit_intercept``, weights of constant columns).
-    """
+    """``out = mask * scale * g``: the mean loss's gradient from gradient sums."""
     for j in range(out.shape[0]):
         out[j] = mask[j] * scale * g[j]
 
@@ -106,20 +151,22 @@ def prox(theta, j, step, l2w, l1w):
 
 
 @njit(**JIT)
-def update(code, theta, grad, state, t, lr, hyper, l2w, l1w):
-    """Take step number ``t`` (counting from 1) of rule ``code`` in place."""
+def update(step, theta, grad, slots, t, lr, average_start):
+    """Take step number ``t`` (counting from 1) of ``step.rule`` in place."""
     P = theta.shape[0]
+    code = step.rule
+    l2w, l1w = step.l2w, step.l1w
     if code == MOMENTUM or code == NESTEROV:
-        mu = hyper[MOMENTUM_RATE]
-        v = state[0]
+        mu = step.momentum
+        v = slots[0]
         for j in range(P):
             v[j] = mu * v[j] + grad[j]
-            step = grad[j] + mu * v[j] if code == NESTEROV else v[j]
-            theta[j] -= lr * step
+            move = grad[j] + mu * v[j] if code == NESTEROV else v[j]
+            theta[j] -= lr * move
             prox(theta, j, lr, l2w, l1w)
     elif code == ADAGRAD or code == RMSPROP or code == ADAM:
-        beta1, beta2, eps = hyper[BETA1], hyper[BETA2], hyper[EPS]
-        s = state[0]
+        beta1, beta2, eps = step.beta1, step.beta2, step.eps
+        s = slots[0]
         for j in range(P):
             g = grad[j]
             if code == ADAGRAD:
@@ -129,31 +176,20 @@ def update(code, theta, grad, state, t, lr, hyper, l2w, l1w):
                 s[j] = beta2 * s[j] + (1.0 - beta2) * g * g
                 denominator = math.sqrt(s[j]) + eps
             else:
-                m = state[1]
+                m = slots[1]
                 m[j] = beta1 * m[j] + (1.0 - beta1) * g
                 s[j] = beta2 * s[j] + (1.0 - beta2) * g * g
                 g = m[j] / (1.0 - beta1**t)
                 denominator = math.sqrt(s[j] / (1.0 - beta2**t)) + eps
-            step = lr / denominator
-            theta[j] -= step * g
-            prox(theta, j, step, l2w, l1w)
+            size = lr / denominator
+            theta[j] -= size * g
+            prox(theta, j, size, l2w, l1w)
     else:
         for j in range(P):
             theta[j] -= lr * grad[j]
             prox(theta, j, lr, l2w, l1w)
-        if code == ASGD and averaging(code, t, hyper):
-            avg = state[0]
-            rate = 1.0 / (t - hyper[AVERAGE_START])
+        if code == ASGD and t > average_start:
+            avg = slots[0]
+            rate = 1.0 / (t - average_start)
             for j in range(P):
                 avg[j] += rate * (theta[j] - avg[j])
-
-
-@njit(**JIT)
-def averaging(code, t, hyper):
-    """Whether rule ``code`` reports the average (``state[0]``) after ``t`` steps."""
-    return code == ASGD and t > hyper[AVERAGE_START]
-
-
-def solution(code, theta, state, t, hyper):
-    """A copy of the parameter vector rule ``code`` reports after ``t`` steps."""
-    return (state[0] if averaging(code, t, hyper) else theta).copy()

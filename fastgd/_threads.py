@@ -1,0 +1,143 @@
+"""Threads: which layer runs the parallel kernels, how many threads, and when.
+
+- **The layer.** Numba's threading layers differ: GNU OpenMP (``omp``, the
+  one a pip-installed Numba finds) kills or hangs a process forked after the
+  parent ran a parallel region, and ``workqueue`` aborts the process when two
+  Python threads run parallel code at once. Intel TBB (``tbb``) is safe for
+  both, which data pipelines need (multiprocessing and joblib workers, thread
+  pools), so fastgd depends on the ``tbb`` package and asks Numba for it
+  (:func:`choose_layer`) unless the user chose a layer
+  (``NUMBA_THREADING_LAYER``) or a parallel region already ran. pip installs
+  ``libtbb`` where Numba's loader does not look, so it is loaded first.
+  Where TBB is missing (no wheel for the platform), fastgd stays safe on
+  the layer Numba picks: a process forked from one that used OpenMP runs
+  fastgd's kernels serially, and calls into ``workqueue`` are serialized.
+- **How many.** Every fit runs with at most :func:`thread_limit` threads:
+  Numba's own setting (``numba.set_num_threads``, ``NUMBA_NUM_THREADS``),
+  lowered by ``OMP_NUM_THREADS`` where it is set, as joblib, loky and Dask do
+  in their workers so that ``n_jobs`` processes do not oversubscribe the
+  cores (Numba itself ignores ``OMP_NUM_THREADS``).
+- **When.** Work too small to pay for waking threads runs on the calling
+  thread (:func:`kernel`); each parallel kernel has a serial twin that gives
+  the same bits.
+"""
+
+import contextlib
+import ctypes
+import os
+import threading
+from importlib import metadata
+
+import numba
+from numba.np.ufunc import parallel
+
+#: Elements (rows x parameters) below which a pass runs on the calling thread:
+#: about 50 microseconds of work, many times what waking threads costs on a
+#: loaded machine.
+PARALLEL_WORK = 1 << 17
+
+_chosen = False
+#: Set in a child forked from a process that ran OpenMP parallel regions.
+_serial_only = False
+#: Serializes parallel calls under ``workqueue``, which is not thread-safe.
+_workqueue_lock = threading.Lock()
+
+
+def choose_layer():
+    """Ask Numba for the TBB layer, unless the user chose one or it is too late."""
+    global _chosen
+    if parallel._is_initialized or os.environ.get("NUMBA_THREADING_LAYER"):
+        return
+    if numba.config.THREADING_LAYER not in ("default", "tbb"):
+        return
+    if not _chosen:
+        if not _load_tbb():
+            return
+        _chosen = True
+    # Numba reloads its configuration when a NUMBA_* variable changes, which
+    # resets the layer: this runs again before fastgd's first parallel call.
+    numba.config.THREADING_LAYER = "tbb"
+
+
+def _load_tbb():
+    """Load the ``tbb`` package's ``libtbb`` and check its version; False if unusable."""
+    try:
+        files = metadata.distribution("tbb").files or ()
+    except metadata.PackageNotFoundError:
+        files = ()
+    for file in files:
+        if file.name.startswith("libtbb.so") and file.name.count(".") == 2:
+            path = os.path.realpath(file.locate())
+            if os.path.exists(path):
+                try:
+                    ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+                except OSError:
+                    continue
+                break
+    try:
+        parallel._check_tbb_version_compatible()
+        from numba.np.ufunc import tbbpool  # noqa: F401
+    except (ImportError, OSError):
+        return False
+    return True
+
+
+def _after_fork_in_child():
+    global _serial_only
+    if parallel._is_initialized and parallel.threading_layer() == "omp":
+        _serial_only = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def thread_limit():
+    """Threads a fit may use: Numba's setting, lowered by ``OMP_NUM_THREADS``."""
+    threads = numba.get_num_threads()
+    limit = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if limit.isdigit() and int(limit) > 0:
+        threads = min(threads, int(limit))
+    return max(1, threads)
+
+
+@contextlib.contextmanager
+def limited():
+    """Run the block with at most :func:`thread_limit` threads (Numba's setting
+    is per Python thread, and restored afterwards)."""
+    if _serial_only:
+        yield
+        return
+    choose_layer()
+    before = numba.get_num_threads()
+    numba.set_num_threads(thread_limit())
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def kernel(threaded, serial, work):
+    """The kernel to call for ``work`` elements: ``threaded`` when threads pay, else ``serial``."""
+    if _serial_only or work < PARALLEL_WORK:
+        return serial
+    choose_layer()
+    if numba.get_num_threads() < 2:
+        return serial
+    if parallel.threading_layer() == "workqueue":
+        return _locked(threaded)
+    return threaded
+
+
+def _locked(kernel):
+    def call(*args):
+        with _workqueue_lock:
+            return kernel(*args)
+
+    return call
+
+
+def layer():
+    """The threading layer in use (starting it if needed), for reports."""
+    choose_layer()
+    numba.get_num_threads()
+    return parallel.threading_layer()

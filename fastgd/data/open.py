@@ -1,0 +1,204 @@
+"""One way in: every kind of input, dispatched once to the module that opens it.
+
+:func:`open_dataset` (files, tables, frames, arrays, Dask collections) and
+the estimators' :func:`training_data` / :func:`prediction_data` go through
+the same table, :data:`KINDS`, of ``(name, recognises, opens)``; a new kind
+of data is one module with an opener and one row here. A target and weights
+are given either as column names (tables, frames, files) or as values
+(arrays, and the ``y`` of ``fit(X, y)``, appended to a table as a column).
+"""
+
+import numbers
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from .._validation import check_sample_weight, check_target
+from . import arrays, dask, tables
+from .dataset import Dataset
+from .files import magic
+
+_PARQUET = {".parquet", ".pq", ".parq"}
+_IPC = {".arrow", ".feather", ".ipc", ".arrows"}
+_CSV = {".csv", ".tsv"}
+#: Column names under which ``fit(table, y, sample_weight)`` appends its values.
+TARGET_COLUMN = "__fastgd_target__"
+WEIGHT_COLUMN = "__fastgd_weight__"
+
+
+def _is_path(data):
+    return isinstance(data, (str, os.PathLike))
+
+
+def _is_path_pair(data):
+    return isinstance(data, (tuple, list)) and len(data) == 2 and all(map(_is_path, data))
+
+
+def _open_path(path, target, features, weight, engine, persist):
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file or directory: '{path}'")
+    if engine == "dask":
+        return dask.open_parquet(path, target, features, weight, persist)
+    suffix = path.suffix.lower()
+    if path.is_dir() or suffix in _PARQUET:
+        return tables.open_parquet(path, target, features, weight)
+    if suffix == ".npy":
+        return arrays.open_npy(path, target)
+    if suffix in _CSV:
+        return tables.open_csv(path, target, features, weight)
+    kind = magic(path)
+    if suffix in _IPC or kind == b"ARROW1":
+        return tables.open_ipc(path, target, features, weight)
+    if kind == b"PAR1":
+        return tables.open_parquet(path, target, features, weight)
+    raise ValueError(f"cannot tell the format of '{path}'; use a .parquet, .arrow/.feather, .csv or .npy file")
+
+
+def _open_table(data, target, features, weight, engine, persist):
+    table = tables.as_arrow_table(data)
+    name = type(data).__name__
+    if target is not None and not isinstance(target, str):
+        # fit(X, y): every column of X is a feature.
+        features = features or table.column_names
+        if table.num_rows == 0:
+            raise ValueError("X has 0 rows; at least 1 row is required")
+        table = table.append_column(TARGET_COLUMN, pa.array(np.asarray(check_target(target, table.num_rows))))
+        target = TARGET_COLUMN
+        if weight is not None:
+            table = table.append_column(WEIGHT_COLUMN, pa.array(check_sample_weight(weight, table.num_rows)))
+            weight = WEIGHT_COLUMN
+    dataset = tables.open_table(table, name, target, features, weight)
+    dataset.origin = table
+    return dataset
+
+
+def _open_array(data, target, features, weight, engine, persist):
+    if _is_path(target):
+        return arrays.open_npy_target(data, target)
+    return arrays.open_array(data, target, weight)
+
+
+def _open_dask(data, target, features, weight, engine, persist):
+    return dask.open_collection(data, target, features, weight, persist)
+
+
+#: ``(kind, recognises(data), opens(data, target, features, weight, engine, persist))``, in order.
+KINDS = (
+    ("Dataset", lambda data: isinstance(data, Dataset), lambda data, *_: data),
+    ("Dask collection", dask.is_dask_collection, _open_dask),
+    ("path", _is_path, _open_path),
+    ("pair of .npy paths", _is_path_pair, lambda data, target, *rest: _open_path(data[0], data[1], *rest)),
+    ("Arrow table or data frame", tables.is_table, _open_table),
+    ("array", lambda data: hasattr(data, "__array__") or isinstance(data, (list, tuple)), _open_array),
+)
+
+
+def open_dataset(source, target=None, features=None, weight=None, engine=None, persist=True):
+    """Open data for fitting or prediction, without loading it whole.
+
+    Parameters
+    ----------
+    source : path, table, DataFrame, array or pair of ``.npy`` paths
+        - a Parquet file, or a directory of Parquet files (streamed row group
+          by row group through ``pyarrow.dataset``);
+        - an Arrow IPC / Feather v2 file (memory-mapped, zero-copy);
+        - a CSV file (read with pyarrow's CSV reader);
+        - a ``pyarrow.Table`` or ``RecordBatch``, a pandas or polars DataFrame;
+        - a ``.npy`` file of X (memory-mapped) with ``target`` a ``.npy``
+          file or array of y, or a pair ``(X.npy, y.npy)``; or an array X;
+        - a Dask array or DataFrame.
+    target : str, path or array, optional
+        The target column (for arrays: the target values or their ``.npy``
+        path). Leave it out to open data for prediction only.
+    features : list of str, optional
+        Feature columns, in order. By default every numeric column but the
+        target and the weight. One fixed-size-list column holds all the
+        features as a tensor.
+    weight : str, optional
+        A column of sample weights.
+    engine : None or "dask"
+        "dask" reads a Parquet file or directory with Dask, on the workers of
+        the current Dask client. Dask DataFrames and arrays are always read
+        by Dask.
+    persist : bool
+        Dask data only: keep the partitions in the workers' memory for the
+        whole fit (the default). False reads them from their source again
+        every epoch, for data larger than the cluster's memory.
+
+    Returns
+    -------
+    Dataset
+    """
+    if engine not in (None, "dask"):
+        raise ValueError(f"engine must be None or 'dask', got {engine!r}")
+    for _, recognises, opens in KINDS:
+        if recognises(source):
+            dataset = opens(source, target, features, weight, engine, persist)
+            if dataset.origin is None and dataset is not source:
+                dataset.origin = source
+            return dataset
+    raise TypeError(
+        "open_dataset takes a path, a pyarrow Table or RecordBatch, a pandas or polars "
+        f"DataFrame, a numpy or Dask array, or a Dask DataFrame; got {type(source).__name__}"
+    )
+
+
+def training_data(X, y=None, sample_weight=None):
+    """The :class:`Dataset` of ``fit(X, y, sample_weight)``, with a raw target.
+
+    ``X`` may be a Dataset (which brings its own target and weights) or
+    anything :func:`open_dataset` opens, with the target values ``y``.
+    """
+    if isinstance(X, Dataset):
+        if y is not None:
+            raise ValueError("a Dataset carries its own target; pass y only with an array or table X")
+        if sample_weight is not None:
+            raise ValueError("a Dataset carries its own weights; open it with open_dataset(..., weight=column)")
+        if X.target is None:
+            raise ValueError(f"{X.description} has no target; open it with open_dataset(..., target=column)")
+        return X
+    if y is None:
+        raise ValueError("y is required: call fit(X, y), or fit(dataset) with a Dataset from open_dataset")
+    if _is_path(X) or _is_path_pair(X):
+        raise TypeError("fit takes arrays, tables or a Dataset; open files with fastgd.open_dataset")
+    return open_dataset(X, target=_values(y), weight=_values(sample_weight))
+
+
+def prediction_data(X, feature_names=None):
+    """A target-free :class:`Dataset` of ``X``, its features in the fitted order."""
+    if dask.is_dask_collection(X):
+        return dask.open_for_prediction(X, feature_names)
+    dataset = open_dataset(X)
+    if feature_names is None or dataset.feature_names is None:
+        return dataset
+    have = list(dataset.feature_names)
+    if have == list(feature_names):
+        return dataset
+    available = dataset.columns or have
+    missing = [n for n in feature_names if n not in available]
+    if missing:
+        extra = [n for n in have if n not in feature_names]
+        raise ValueError(
+            f"X lacks feature columns the model was fitted with: {', '.join(map(repr, missing))}"
+            + (f"; it has columns the model does not know: {', '.join(map(repr, extra))}" if extra else "")
+        )
+    return dataset.select(feature_names)
+
+
+def target_name(dataset):
+    """How error messages name a dataset's target."""
+    if dataset.target in (None, "y", TARGET_COLUMN):
+        return "y"
+    return f"target column {dataset.target!r}"
+
+
+def _values(values):
+    """Values given as a plain sequence, made an array (numbers, arrays and Dask collections stay)."""
+    if values is None or isinstance(values, numbers.Number) or hasattr(values, "__array__"):
+        return values
+    if dask.is_dask_collection(values):
+        return values
+    return np.asarray(values)

@@ -1,0 +1,166 @@
+"""Arrow-readable data as a source: tables and frames, IPC/Feather, Parquet and CSV files.
+
+Each opener resolves and checks the columns once (names, types, nulls) and
+builds an :class:`~fastgd.data.arrow.ArrowSource` over a reader of the
+format's natural blocks.
+"""
+
+import numpy as np
+import pyarrow as pa
+
+from .._config import block_rows
+from .._validation import kernel_dtype
+from .arrow import ArrowSource, IpcReader, ParquetReader, TableReader
+from .columns import resolve_columns
+from .dataset import Dataset
+from .files import reading
+
+def is_table(data):
+    """Whether ``data`` is Arrow data or a pandas / polars DataFrame (checked without converting it)."""
+    if isinstance(data, (pa.Table, pa.RecordBatch)):
+        return True
+    module = type(data).__module__.split(".")[0]
+    return (module == "pandas" and hasattr(data, "columns")) or (module == "polars" and hasattr(data, "to_arrow"))
+
+
+def as_arrow_table(data):
+    """A pyarrow Table for Arrow and DataFrame input, or None for anything else."""
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    module = type(data).__module__.split(".")[0]
+    if module == "pandas" and hasattr(data, "columns"):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    if module == "polars" and hasattr(data, "to_arrow"):
+        return data.to_arrow()
+    return None
+
+
+def open_csv(path, target, features, weight):
+    """A CSV (or, by its suffix, tab-separated) file, read whole by pyarrow's CSV reader."""
+    import pyarrow.csv
+
+    options = pyarrow.csv.ParseOptions(delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+    table = reading(path, "CSV", lambda: pyarrow.csv.read_csv(path, parse_options=options))
+    return open_table(table, f"CSV file {path}", target, features, weight)
+
+
+def open_ipc(path, target, features, weight):
+    """An Arrow IPC / Feather v2 file, memory-mapped."""
+    ipc = reading(path, "Arrow IPC", lambda: IpcReader(path))
+    return _open_arrow(ipc.schema, lambda piece: ipc, f"Arrow IPC file {path}", target,
+                       features, weight, null_counts=ipc.null_counts)
+
+
+def open_parquet(path, target, features, weight):
+    import pyarrow.dataset as pads
+
+    dataset = reading(path, "Parquet", lambda: pads.dataset(path, format="parquet"))
+    if not dataset.files:
+        raise ValueError(f"no Parquet files in '{path}'")
+    row_groups, sizes, nulls = [], [], {}
+    first = dataset.files[0]
+    schema = dataset.schema
+    for fragment in dataset.get_fragments():
+        physical = reading(fragment.path, "Parquet", lambda: fragment.physical_schema)
+        for field in schema:
+            there = physical.field(field.name) if field.name in physical.names else None
+            if there is None or there.type != field.type:
+                found = "missing" if there is None else f"of type {there.type}"
+                raise ValueError(
+                    f"Parquet file '{fragment.path}' does not match the dataset schema: column "
+                    f"{field.name!r} is {found} there but of type {field.type} in '{first}'"
+                )
+        metadata = reading(fragment.path, "Parquet", lambda: fragment.metadata)
+        pieces = reading(fragment.path, "Parquet", fragment.split_by_row_group)
+        for i, piece in enumerate(pieces):
+            group = metadata.row_group(i)
+            row_groups.append(piece)
+            sizes.append(group.num_rows)
+            for j in range(group.num_columns):
+                column = group.column(j)
+                stats = column.statistics
+                if stats is not None and stats.has_null_count:
+                    name = column.path_in_schema.split(".")[0]
+                    nulls[name] = nulls.get(name, 0) + stats.null_count
+    reader = ParquetReader(row_groups, sizes, schema)
+    kind = "Parquet dataset" if path.is_dir() else "Parquet file"
+    return _open_arrow(schema, lambda piece: reader, f"{kind} {path}", target, features, weight,
+                       null_counts=lambda names: {n: nulls.get(n, 0) for n in names})
+
+
+def open_table(table, description, target, features, weight):
+    return _open_arrow(
+        table.schema, lambda piece: TableReader(table, piece), description, target, features,
+        weight, null_counts=_table_null_counts(table),
+    )
+
+
+def _table_null_counts(table):
+    def counts(names):
+        result = {}
+        for name in names:
+            column = table.column(name)
+            result[name] = column.null_count
+            if pa.types.is_fixed_size_list(column.type):
+                result[name] += sum(chunk.flatten().null_count for chunk in column.chunks)
+        return result
+
+    return counts
+
+
+def _open_arrow(schema, make_reader, description, target, features, weight, null_counts):
+    """Resolve and check the columns, then build the source.
+
+    ``make_reader(block_rows)`` gives the reader of the natural blocks and
+    ``null_counts(names)`` the number of nulls in each named column.
+    """
+    names = schema.names
+    chosen = features is None
+    features = resolve_columns(
+        names, target, weight, features, lambda n: _is_number(schema.field(n).type), description
+    )
+    if chosen and not features:
+        tensors = [n for n in names if n not in (target, weight) and _is_tensor(schema.field(n).type)]
+        features = tensors[:1]
+        if not features:
+            raise ValueError(f"{description} has no numeric feature columns; columns: {', '.join(names)}")
+    tensor = None
+    types = [schema.field(n).type for n in features]
+    if len(features) == 1 and _is_tensor(types[0]):
+        tensor = types[0].list_size
+        dtype = kernel_dtype(_numpy_type(types[0].value_type))
+    else:
+        for name, type_ in zip(features, types):
+            if not _is_number(type_):
+                nested = " (nested types need one fixed-size-list column holding all features)" if pa.types.is_nested(type_) else ""
+                raise TypeError(
+                    f"feature column {name!r} has type {type_}; features must be numeric{nested}"
+                )
+        single = all(pa.types.is_floating(t) and t.bit_width <= 32 for t in types)
+        dtype = np.float32 if single else np.float64
+    if weight is not None and not _is_number(schema.field(weight).type):
+        raise TypeError(f"weight column {weight!r} has type {schema.field(weight).type}; weights must be numeric")
+    checked = features + [c for c in (target, weight) if c is not None]
+    for name, count in null_counts(checked).items():
+        if count:
+            raise ValueError(f"column {name!r} has {count} null values; remove or impute them")
+    n_features = tensor or len(features)
+    reader = make_reader(block_rows(n_features, np.dtype(dtype).itemsize))
+    if int(np.sum(reader.block_sizes)) == 0:
+        raise ValueError(f"{description} has 0 rows; at least 1 row is required")
+    arrow = ArrowSource(reader, features, tensor, dtype, target=target, weight=weight)
+    return Dataset(arrow, description, target=target, weight=weight, columns=names)
+
+
+def _is_number(type_):
+    return pa.types.is_integer(type_) or pa.types.is_floating(type_) or pa.types.is_boolean(type_)
+
+
+def _is_tensor(type_):
+    return pa.types.is_fixed_size_list(type_) and _is_number(type_.value_type)
+
+
+def _numpy_type(type_):
+    return np.dtype(type_.to_pandas_dtype()) if not pa.types.is_boolean(type_) else np.dtype(bool)

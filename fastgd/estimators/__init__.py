@@ -1,0 +1,1 @@
+"""scikit-learn-style estimators: parameters, lifecycle, prediction."""

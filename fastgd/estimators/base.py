@@ -1,0 +1,325 @@
+"""The estimators' shared lifecycle: fit, partial_fit, the fitted attributes, prediction.
+
+A fitted estimator holds its coefficients and a small
+:class:`~fastgd.solvers.SolverState`, never the data. Every call reads the
+parameters again. A call that fails (bad data, divergence) changes nothing:
+the solver works on a copy of the state and the fitted attributes are
+replaced together, only at the end of a successful call.
+"""
+
+import dataclasses
+import numbers
+import warnings
+
+import numpy as np
+
+from .. import _threads, losses, passes
+from .._params import ParamsMixin
+from .._validation import check_sample_weight, check_target
+from ..data.dataset import Dataset
+from ..data.open import prediction_data, target_name, training_data
+from ..data.subset import split
+from ..exceptions import DataWarning, NotFittedError
+from ..monitor import flat_parameters
+from ..problem import Problem
+from ..solvers import resume, solve, start
+from .settings import settings as checked_settings
+
+
+class GDBase(ParamsMixin):
+    """Shared parameters, validation, fitting and prediction of the estimators."""
+
+    _LOSSES = ()
+
+    def __init__(
+        self,
+        loss,
+        *,
+        penalty=None,
+        alpha=0.0,
+        l1_ratio=0.15,
+        fit_intercept=True,
+        standardize=False,
+        batch_size=None,
+        optimizer="auto",
+        learning_rate="auto",
+        schedule="auto",
+        line_search=False,
+        momentum=0.9,
+        beta1=0.9,
+        beta2=0.999,
+        eps=1e-8,
+        power_t=0.25,
+        lr_decay=0.9,
+        plateau_factor=0.5,
+        max_iter=1000,
+        tol="auto",
+        n_iter_no_change=5,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        shuffle_buffer="auto",
+        random_state=None,
+        warm_start=False,
+        callbacks=None,
+        epsilon=1.35,
+        verbose=0,
+    ):
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.schedule = schedule
+        self.line_search = line_search
+        self.momentum = momentum
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.power_t = power_t
+        self.lr_decay = lr_decay
+        self.plateau_factor = plateau_factor
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.shuffle_buffer = shuffle_buffer
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.callbacks = callbacks
+        self.epsilon = epsilon
+        self.verbose = verbose
+
+    # -- fitting
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit the model by gradient descent.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), table or Dataset
+            An array of any numeric dtype and memory layout (float32 and
+            float64 C-contiguous arrays and memory maps are used without a
+            copy); a pyarrow Table or pandas/polars DataFrame whose columns
+            are the features; a Dask array or DataFrame; or a
+            :class:`~fastgd.Dataset` from :func:`~fastgd.open_dataset`, which
+            brings its own target and weights.
+        y : array-like of shape (n_samples,); leave out with a Dataset
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        self._fit(X, y, sample_weight)
+        return self
+
+    def _fit(self, X, y, sample_weight):
+        """Validate, solve, store the fitted attributes; return the FitResult."""
+        fit = checked_settings(self)
+        with _threads.limited():
+            source, classes = self._encoded_source(training_data(X, y, sample_weight), None)
+            validation = None
+            if fit.early_stopping:
+                source, held_out = split(source, fit.validation_fraction, self._split_seed())
+            problem = self._problem(source, fit, classes)
+            if fit.early_stopping:
+                validation = dataclasses.replace(problem, source=held_out)
+            raw = self._raw_coefficients() if fit.warm_start and self._compatible(problem) else None
+            state = start(problem, fit.options, raw)
+            result, state = solve(problem, fit.options, state, validation)
+        self._commit(result, state, problem, classes, result.n_iter, result.loss_history)
+        if result.interrupted:
+            raise KeyboardInterrupt
+        return result
+
+    def _partial_fit(self, X, y, sample_weight, classes):
+        """One epoch over ``X``, continuing from ``coef_`` (see ``partial_fit``)."""
+        fit = checked_settings(self)
+        continuing = hasattr(self, "coef_")
+        if continuing:
+            classes = self._same_classes(classes)
+        elif self._estimator_type == "classifier":
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit")
+            classes = np.unique(np.asarray(classes))
+        with _threads.limited():
+            source, classes = self._encoded_source(training_data(X, y, sample_weight), classes)
+            if continuing and source.n_features != self.n_features_in_:
+                raise ValueError(
+                    f"X has {source.n_features} features, but {type(self).__name__} was fitted "
+                    f"with {self.n_features_in_}"
+                )
+            state = getattr(self, "_state", None)
+            problem = self._problem(source, fit, classes, self._kept_coordinates(fit, state))
+            if not continuing:
+                state = start(problem, fit.options)
+            elif state is None:  # loaded from a model file: no solver state, only coefficients
+                state = start(problem, fit.options, self._raw_coefficients())
+            else:
+                state = resume(state, problem, fit.options, self._raw_coefficients())
+            result, state = solve(problem, fit.options, state, epochs=1)
+        history = np.append(self.loss_history_, result.loss_history) if continuing else result.loss_history
+        self._commit(result, state, problem, classes, (self.n_iter_ if continuing else 0) + 1, history)
+        return self
+
+    def _kept_coordinates(self, fit, state):
+        """The standardization a continuing ``partial_fit`` keeps: the state's,
+        or a loaded model's; None to measure it (or without ``standardize``)."""
+        if not fit.standardize:
+            return None
+        if state is not None:
+            return state.coordinates
+        if hasattr(self, "feature_mean_"):
+            return self.feature_mean_, self.feature_scale_
+        return None
+
+    def _same_classes(self, classes):
+        known = getattr(self, "classes_", None)
+        if classes is not None and known is not None and not np.array_equal(np.unique(np.asarray(classes)), known):
+            raise ValueError(
+                f"classes={np.unique(np.asarray(classes)).tolist()} differ from the classes of the first "
+                f"call to partial_fit, {known.tolist()}"
+            )
+        return known
+
+    def _problem(self, source, fit, classes, coordinates=None):
+        """The Problem for ``source``: loss, penalty and, if asked, standardization."""
+        loss = fit.loss if classes is None else losses.for_classes(fit.loss, len(classes))
+        n_out = len(classes) if loss.multinomial else 1
+        problem = Problem(source=source, n_out=n_out, **fit.problem_fields(loss))
+        if not fit.standardize:
+            return problem
+        if coordinates is None:
+            coordinates = self._standardization(problem)
+        return dataclasses.replace(problem, mean=coordinates[0], scale=coordinates[1])
+
+    def _standardization(self, problem):
+        """Column means and scales from one pass; constant columns get scale 0 and a warning."""
+        mean, std, rms = problem.column_moments()
+        # Centring without an intercept would change the model: scale only.
+        center, scale = (mean, std) if problem.fit_intercept else (np.zeros_like(mean), rms)
+        constant = np.flatnonzero(scale <= 1e-12 * np.maximum(np.abs(center), 1.0))
+        if constant.size:
+            source = problem.source
+            names = source.feature_names or [f"column {j}" for j in range(source.n_features)]
+            listed = ", ".join(repr(names[j]) if source.feature_names else names[j] for j in constant[:10])
+            warnings.warn(
+                f"{constant.size} feature(s) have zero variance: {listed}; their coefficients are fixed at 0",
+                DataWarning,
+                stacklevel=5,
+            )
+            scale = scale.copy()
+            scale[constant] = 0.0
+        return center, scale
+
+    def _commit(self, result, state, problem, classes, n_iter, history):
+        """Replace every fitted attribute at once: nothing of an earlier fit survives."""
+        fitted = dict(
+            coef_=result.coef,
+            intercept_=result.intercept,
+            n_iter_=n_iter,
+            loss_history_=np.asarray(history),
+            converged_=result.converged,
+            interrupted_=result.interrupted,
+            learning_rate_=result.learning_rate,
+            n_features_in_=problem.n_features,
+            _state=state,
+        )
+        if classes is not None:
+            fitted["classes_"] = classes
+        if problem.source.feature_names is not None:
+            fitted["feature_names_in_"] = np.asarray(problem.source.feature_names, dtype=object)
+        if problem.standardized:
+            fitted["feature_mean_"], fitted["feature_scale_"] = problem.center, problem.scale
+        if result.validation_loss_history is not None:
+            fitted["validation_loss_history_"] = result.validation_loss_history
+        for name in [n for n in vars(self) if (n.endswith("_") and not n.startswith("__")) or n == "_state"]:
+            delattr(self, name)
+        for name, value in fitted.items():
+            setattr(self, name, value)
+
+    def _compatible(self, problem):
+        return (
+            hasattr(self, "coef_")
+            and self.n_features_in_ == problem.n_features
+            and np.size(self.intercept_) == problem.n_out
+        )
+
+    def _raw_coefficients(self):
+        return flat_parameters(self.coef_, self.intercept_)
+
+    def _split_seed(self):
+        state = self.random_state
+        if isinstance(state, numbers.Integral):
+            return int(state)
+        return int(np.random.default_rng(state).integers(2**63))
+
+    def _encoded_source(self, dataset, classes):
+        """The dataset's source with encoded targets, and the classes (or None)."""
+        raw = dataset.source
+        encode, reweight, classes = self._target_encoder(raw, target_name(dataset), classes)
+        return raw.with_target(encode, reweight), classes
+
+    # -- prediction
+
+    def decision_function(self, X):
+        """Linear predictor ``X @ coef_.T + intercept_``, as float64.
+
+        ``X`` is anything :meth:`fit` takes; tables and Datasets are matched
+        to the fitted features by name. Shape ``(n,)``, or ``(n, K)`` for a
+        multinomial classifier; a Dask array for Dask data.
+        """
+        self._check_fitted()
+        n_out = np.size(self.intercept_)
+        return self._outputs(X, passes.decision, (n_out,), n_out if n_out > 1 else None, np.float64)
+
+    def _outputs(self, X, fn, args, width, dtype):
+        """``fn(rows, theta, *args)`` over the rows of ``X``: shape ``(n,)`` or ``(n, width)``."""
+        source = self._prediction_source(X)
+        return source.decision(fn, (self._raw_coefficients(), *args), width, dtype)
+
+    def _prediction_source(self, X):
+        """The target-free source of ``X``, checked against the fitted features."""
+        names = getattr(self, "feature_names_in_", None)
+        source = prediction_data(X, None if names is None else list(names)).source.with_target(None)
+        if source.n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {source.n_features} features, but {type(self).__name__} was fitted with "
+                f"{self.n_features_in_}"
+            )
+        return source
+
+    def _decision_blocks(self, X):
+        """Yield ``(first_row, decision)`` block by block: bounded memory for big data."""
+        self._check_fitted()
+        source = self._prediction_source(X)
+        theta = self._raw_coefficients()
+        n_out = np.size(self.intercept_)
+        for block in source.blocks():
+            yield block.start, passes.decision(block.X, theta, n_out)
+
+    def _scored(self, X, y, sample_weight):
+        """Predictions of ``X``, the true targets and the weights, for ``score``."""
+        prediction = self.predict(X)
+        if isinstance(X, Dataset):
+            y = np.concatenate([np.asarray(raw) for raw in X.source.raw_targets()])
+        y = check_target(y, prediction.shape[0])
+        w = check_sample_weight(sample_weight, prediction.shape[0])
+        return prediction, y, w if w.shape[0] else None
+
+    def save(self, path):
+        """Write the fitted model to ``path`` as JSON; :func:`fastgd.load` reads it back."""
+        from ..persistence import save
+
+        save(self, path)
+
+    def _check_fitted(self):
+        if not hasattr(self, "coef_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit before using it")

@@ -1,0 +1,114 @@
+"""Linear classification fitted by gradient descent: logistic, softmax, linear SVM."""
+
+import numpy as np
+
+from .. import losses
+from .._params import signature_with
+from .._validation import check_real
+from .base import GDBase
+from .outputs import block_labels, block_probabilities
+
+
+class GDClassifier(GDBase):
+    """Linear classifier fitted by gradient descent.
+
+    Labels may be of any type: 0/1, -1/1, strings. With two classes,
+    ``loss="log_loss"`` is logistic regression on ``y`` in {-1, +1}
+    (``classes_[1]`` is +1) and ``"hinge"`` is a linear SVM; with more, the
+    log loss becomes the softmax cross-entropy over K classes, ``coef_`` has
+    shape (K, n_features) and ``intercept_`` (K,). Penalties and every other
+    parameter are those of :class:`GDRegressor`, plus:
+
+    Parameters
+    ----------
+    class_weight : None, "balanced" or dict
+        Multiplies each row's weight by its class's: ``n / (K * count)`` for
+        "balanced", or the dict's value (1 for classes not in it).
+    """
+
+    _LOSSES = losses.CLASSIFICATION
+    _estimator_type = "classifier"
+
+    def __init__(self, loss="log_loss", *, class_weight=None, **params):
+        super().__init__(loss, **params)
+        self.class_weight = class_weight
+
+    __init__.__signature__ = signature_with(GDBase.__init__, extra=(("class_weight", None),), loss="log_loss")
+
+    def partial_fit(self, X, y=None, sample_weight=None, classes=None):
+        """One epoch over ``X``, continuing from ``coef_``; see :meth:`GDRegressor.partial_fit`.
+
+        The first call needs every class in ``classes``; later calls may
+        repeat them.
+        """
+        return self._partial_fit(X, y, sample_weight, classes)
+
+    def _target_encoder(self, source, name, classes):
+        seen, counts = source.target_counts()
+        if seen.dtype.kind == "f" and not np.all(np.isfinite(seen)):
+            raise ValueError(f"{name} contains NaN or infinity; class labels must be finite")
+        if classes is None:
+            classes = seen
+        unknown = np.setdiff1d(seen, classes)
+        if unknown.size:
+            raise ValueError(f"{name} has labels not in classes: {unknown[:10].tolist()}")
+        if classes.shape[0] < 2:
+            raise ValueError(
+                f"GDClassifier needs at least 2 classes in {name}, got {classes.shape[0]}: "
+                f"{classes[:10].tolist()}"
+            )
+        if classes.shape[0] > 2 and self.loss != "log_loss":
+            raise ValueError(
+                f"loss={self.loss!r} handles 2 classes; {name} has {classes.shape[0]}: use "
+                "loss='log_loss' for the multinomial model"
+            )
+        if classes.shape[0] == 2:
+            def encode(raw):
+                return np.where(raw == classes[1], 1.0, -1.0)
+        else:
+            def encode(raw):
+                return np.searchsorted(classes, raw).astype(np.float64)
+        weights = self._class_weights(classes, seen, counts)
+        reweight = None
+        if weights is not None:
+            def reweight(raw):
+                return weights[np.searchsorted(classes, raw)]
+        return encode, reweight, classes
+
+    def _class_weights(self, classes, seen, counts):
+        """Per-class weight multipliers, or None without ``class_weight``."""
+        if self.class_weight is None:
+            return None
+        if isinstance(self.class_weight, str):
+            per_class = np.zeros(len(classes))
+            per_class[np.searchsorted(classes, seen)] = counts
+            with np.errstate(divide="ignore"):
+                return np.where(per_class > 0, per_class.sum() / (len(classes) * per_class), 0.0)
+        weights = np.ones(len(classes))
+        for label, value in self.class_weight.items():
+            where = np.flatnonzero(classes == label)
+            if not where.size:
+                raise ValueError(
+                    f"class_weight has the label {label!r}, which is not a class: {classes.tolist()}"
+                )
+            weights[where] = check_real(value, f"class_weight[{label!r}]", low=0.0)
+        return weights
+
+    def predict(self, X):
+        """Predicted class labels (a Dask array for Dask input)."""
+        self._check_fitted()
+        n_out = np.size(self.intercept_)
+        return self._outputs(X, block_labels, (n_out, self.classes_), None, self.classes_.dtype)
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n, n_classes); rows sum to 1."""
+        if self.loss != "log_loss":
+            raise AttributeError(f"probabilities are not available for loss={self.loss!r}")
+        self._check_fitted()
+        n_out = np.size(self.intercept_)
+        return self._outputs(X, block_probabilities, (n_out,), len(self.classes_), np.float64)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean accuracy."""
+        prediction, y, w = self._scored(X, y, sample_weight)
+        return float(np.average(prediction == y, weights=w))

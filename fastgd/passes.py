@@ -1,0 +1,52 @@
+"""What one block adds to a full pass: the folds :meth:`Source.reduce` runs.
+
+Each function folds one block into an accumulator and returns it, choosing
+the row or column kernel for the block's layout and the threaded or serial
+kernel for its size (the two give the same bits). They live at module level
+so that Dask workers can run them on their partitions.
+"""
+
+import numpy as np
+
+from . import _threads
+from ._config import CHUNK_ROWS
+from ._validation import kernel_dtype, readonly
+from .data.base import ColumnBlock
+from .kernels.columns import column_pass, column_pass_serial
+from .kernels.fused import full_pass, full_pass_serial, predict, predict_serial
+from .kernels.stats import column_stats, column_stats_serial
+
+
+def add_sums(block, total, raw, loss, param, n_out):
+    """Add a block's gradient, loss and weight sums (see ``full_pass``) to ``total``."""
+    if isinstance(block, ColumnBlock):
+        kernel = _threads.kernel(column_pass, column_pass_serial, block.rows * raw.shape[0])
+        kernel(block.columns, block.like, block.rows, block.y, block.w, raw, loss, param, CHUNK_ROWS, total)
+        return total
+    rows = len(block.rows) if len(block.rows) else block.X.shape[0]
+    kernel = _threads.kernel(full_pass, full_pass_serial, rows * raw.shape[0])
+    kernel(block.X, block.y, block.w, raw, loss, param, n_out, block.rows, CHUNK_ROWS, total)
+    return total
+
+
+def add_stats(block, acc, shift, center, inv_scale):
+    """Add a block's shifted column sums to ``acc = (sums, extremes)``; maxima take the larger."""
+    rows = len(block.rows) if len(block.rows) else block.X.shape[0]
+    kernel = _threads.kernel(column_stats, column_stats_serial, rows * block.X.shape[1])
+    sums, extremes = kernel(block.X, block.w, shift, center, inv_scale, block.rows, CHUNK_ROWS)
+    return combine_stats(acc, (sums, extremes))
+
+
+def combine_stats(a, b):
+    """Merge two ``(sums, extremes)`` pairs: sums add, maxima take the larger."""
+    (sums_a, ext_a), (sums_b, ext_b) = a, b
+    return sums_a + sums_b, np.array([max(ext_a[0], ext_b[0]), ext_a[1] + ext_b[1], max(ext_a[2], ext_b[2])])
+
+
+def decision(X, theta, n_out):
+    """Decision values of rows of any numeric dtype and layout: ``(n,)``, or
+    ``(n, n_out)`` for the softmax. Blocks of a source are used as they are."""
+    X = readonly(np.ascontiguousarray(X, dtype=kernel_dtype(X.dtype)))
+    out = np.empty((X.shape[0], n_out))
+    _threads.kernel(predict, predict_serial, X.shape[0] * theta.shape[0])(X, theta, out)
+    return out[:, 0] if n_out == 1 else out

@@ -1,0 +1,79 @@
+"""Limited-memory BFGS in full batch: one pass per step when the full step is accepted.
+
+The direction comes from the two-loop recursion over the last
+``LBFGS_MEMORY`` pairs of steps and gradient changes; the step length from
+backtracking until the Armijo condition holds (each trial one pass). The
+penalty, smooth here (L2 only), is part of objective and gradient.
+"""
+
+import numpy as np
+
+#: Curvature pairs L-BFGS keeps, and its sufficient-decrease constant.
+LBFGS_MEMORY = 10
+ARMIJO = 1e-4
+
+
+class Lbfgs:
+    """L-BFGS with a backtracking line search (see the module docstring)."""
+
+    def __init__(self, problem, options):
+        self.problem = problem
+        self.options = options
+
+    def run(self, state, epochs, after_epoch):
+        problem = self.problem
+        l2w = problem.weights[0]
+        theta = state.theta
+        sums = problem.sums(theta)
+        problem.check_finite(sums, "evaluating the starting point")
+        f = problem.objective(sums, theta)
+        grad = problem.gradient(sums) + l2w * theta
+        pairs = state.inner.pairs
+        for _ in range(epochs):
+            direction = -_two_loop(grad, pairs, l2w)
+            slope = float(grad @ direction)
+            if slope >= 0.0:  # not a descent direction: forget the curvature pairs
+                pairs.clear()
+                direction, slope = -grad, -float(grad @ grad)
+            step = 1.0 if pairs else min(1.0, 1.0 / max(np.abs(grad).sum(), 1e-300))
+            while True:
+                new = theta + step * direction
+                new_sums = problem.sums(new)
+                problem.check_finite(new_sums, "descending", step)
+                new_f = problem.objective(new_sums, new)
+                if new_f <= f + ARMIJO * step * slope or step < 1e-20:
+                    break
+                step *= 0.5
+            new_grad = problem.gradient(new_sums) + l2w * new
+            s, yk = new - theta, new_grad - grad
+            if yk @ s > 1e-12 * (s @ s):
+                pairs.append((s, yk))
+                del pairs[:-LBFGS_MEMORY]
+            theta, grad, f = new, new_grad, new_f
+            state.theta = theta
+            state.epochs += 1
+            if after_epoch(state, f, theta) == "stop":
+                break
+
+
+def _two_loop(grad, pairs, l2w):
+    """The L-BFGS product of the inverse-Hessian estimate with ``grad``.
+
+    The starting estimate is diagonal, ``1 / (c + l2w)``: the penalty's
+    curvature is known exactly, and standardization can make it very uneven
+    across coordinates; ``c`` estimates the data's from the last pair.
+    """
+    q = grad.copy()
+    alphas = []
+    for s, y in reversed(pairs):
+        alpha = (s @ q) / (y @ s)
+        q -= alpha * y
+        alphas.append(alpha)
+    if pairs:
+        s, y = pairs[-1]
+        data = y - l2w * s
+        curvature = (data @ data) / (s @ data) if s @ data > 0 else (y @ y) / (s @ y)
+        q /= curvature + l2w
+    for (s, y), alpha in zip(pairs, reversed(alphas)):
+        q += (alpha - (y @ q) / (y @ s)) * s
+    return q
