@@ -47,7 +47,7 @@ class ParamsMixin:
 
         tags = Tags(estimator_type=self._estimator_type, target_tags=TargetTags(required=True))
         if self._estimator_type == "classifier":
-            tags.classifier_tags = ClassifierTags(multi_class=False)
+            tags.classifier_tags = ClassifierTags(multi_class=True)
         else:
             tags.regressor_tags = RegressorTags()
         return tags

@@ -2,8 +2,11 @@
 
 import math
 import numbers
+import warnings
 
 import numpy as np
+
+from .exceptions import DataConversionWarning, compatible
 
 
 def readonly(a):
@@ -23,33 +26,62 @@ def kernel_dtype(dtype):
     return np.dtype(np.float32) if dtype.kind == "f" and dtype.itemsize <= 4 else np.dtype(np.float64)
 
 
+def is_sparse(X):
+    """Whether ``X`` is a scipy.sparse matrix or array (checked without importing scipy)."""
+    return hasattr(X, "tocsr") and hasattr(X, "nnz")
+
+
 def check_X(X, name="X"):
-    """Return ``X`` as a 2-D numeric numpy array, without copying arrays."""
-    if hasattr(X, "tocsr") and hasattr(X, "nnz"):
-        raise TypeError(f"{name} is a sparse matrix; fastgd needs a dense array")
+    """Return ``X`` as a 2-D numeric numpy array, without copying numeric arrays.
+
+    An object array of numbers is converted (a copy: its values are Python
+    objects); one holding anything else is a TypeError naming a value.
+    """
+    if is_sparse(X):
+        raise TypeError(f"{name} is a scipy.sparse matrix; sparse input is not supported yet: pass X.toarray()")
     if not isinstance(X, np.ndarray):
         if not hasattr(X, "__array__") and not isinstance(X, (list, tuple)):
             raise TypeError(f"{name} must be an array, got {type(X).__name__}")
         X = np.asarray(X)
+    if X.dtype.kind == "O":
+        X = _numbers_of_objects(X, name)
     _check_numeric(X.dtype, name)
     if X.ndim != 2:
         raise ValueError(
-            f"{name} must be 2-D (n_samples, n_features), got an array of shape {X.shape}"
+            f"{name} must be 2-D (n_samples, n_features), got an array of shape {X.shape}. Reshape "
+            f"your data: {name}.reshape(-1, 1) if it has one feature, {name}.reshape(1, -1) if it is one row"
         )
     if X.shape[0] == 0:
-        raise ValueError(f"{name} has 0 rows; at least 1 row is required")
+        raise ValueError(f"{name} has 0 rows (shape={X.shape}); at least 1 row is required")
     if X.shape[1] == 0:
-        raise ValueError(f"{name} has 0 columns; at least 1 feature is required")
+        raise ValueError(f"{name} has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
     return X
 
 
+def _numbers_of_objects(X, name):
+    try:
+        return X.astype(np.float64)
+    except (TypeError, ValueError) as error:
+        flat = X.ravel()
+        bad = next((v for v in flat if not isinstance(v, (numbers.Real, np.number))), flat[0])
+        raise TypeError(
+            f"{name} has dtype object holding {bad!r} ({error}); fastgd needs numbers (bool, integer or float)"
+        ) from None
+
+
 def check_target(y, n_rows, name="y"):
-    """Return ``y`` as a 1-D array of length ``n_rows``; ``(n, 1)`` is flattened."""
+    """Return ``y`` as a 1-D array of length ``n_rows``; ``(n, 1)`` is flattened, with a warning."""
     if not isinstance(y, np.ndarray):
         if not hasattr(y, "__array__") and not isinstance(y, (list, tuple)):
             raise TypeError(f"{name} must be an array, got {type(y).__name__}")
         y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn(
+            f"A column-vector y was passed when a 1d array was expected: {name} of shape {y.shape} "
+            f"was flattened to ({y.shape[0]},)",
+            compatible(DataConversionWarning),
+            stacklevel=4,
+        )
         y = y[:, 0]
     if y.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got an array of shape {y.shape}")
@@ -59,7 +91,9 @@ def check_target(y, n_rows, name="y"):
 
 
 def numeric_target(y, name="y"):
-    """Targets as float64 (no copy when they already are)."""
+    """Targets as float64 (no copy when they already are); an object array of numbers is converted."""
+    if y.dtype.kind == "O":
+        y = _numbers_of_objects(y, name)
     _check_numeric(y.dtype, name)
     return np.asarray(y, dtype=np.float64)
 
@@ -78,11 +112,13 @@ def check_sample_weight(sample_weight, n_rows):
     if np.any(w < 0):
         raise ValueError(f"sample_weight must be non-negative; row {int(np.argmax(w < 0))} is {w[w < 0][0]}")
     if not w.sum() > 0:
-        raise ValueError("sample_weight sums to 0; at least one row needs a positive weight")
+        raise ValueError("sample_weight sums to zero; at least one row needs a positive weight")
     return w
 
 
 def _check_numeric(dtype, name):
+    if dtype.kind == "c":
+        raise ValueError(f"{name} has dtype {dtype}: Complex data not supported; fastgd fits real numbers")
     if dtype.kind not in "biuf":
         raise TypeError(
             f"{name} has dtype {dtype}; fastgd needs numbers (bool, integer or float)"
@@ -100,13 +136,18 @@ def first_nonfinite(blocks, feature_names=None):
         if bad.any():
             i, j = np.argwhere(bad)[0]
             column = f"column {j}" if feature_names is None else f"column {feature_names[j]!r}"
-            return f"X contains {block.X[i, j]} at row {block.start + i}, {column}"
+            return f"X contains {describe(block.X[i, j])} at row {block.start + i}, {column}"
         if block.y is not None:
             bad = ~np.isfinite(block.y)
             if bad.any():
                 i = int(np.argmax(bad))
-                return f"y contains {block.y[i]} at row {block.start + i}"
+                return f"y contains {describe(block.y[i])} at row {block.start + i}"
     return None
+
+
+def describe(value):
+    """A non-finite value as messages name it: NaN, inf or -inf."""
+    return "NaN" if math.isnan(value) else repr(float(value))
 
 
 def check_real(value, name, low=-math.inf, high=math.inf, low_open=False, high_open=False):

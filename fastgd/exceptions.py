@@ -1,4 +1,14 @@
-"""Warnings and errors raised by fastgd."""
+"""Warnings and errors raised by fastgd.
+
+fastgd never imports scikit-learn, but pipelines built with it catch
+scikit-learn's own classes (``except sklearn.exceptions.NotFittedError``,
+warning filters on ``DataConversionWarning``). :func:`compatible` gives, when
+scikit-learn is already loaded, a subclass that derives from both fastgd's
+class and scikit-learn's class of the same name, so either ``except``
+clause works.
+"""
+
+import sys
 
 
 class ConvergenceWarning(UserWarning):
@@ -15,3 +25,21 @@ class NotFittedError(ValueError, AttributeError):
 
 class DataWarning(UserWarning):
     """Something in the data needs attention, such as a constant column."""
+
+
+class DataConversionWarning(DataWarning):
+    """Input was converted to the shape fastgd needs (a column-vector y flattened)."""
+
+
+_COMPATIBLE = {}
+
+
+def compatible(cls):
+    """``cls``, or its subclass that also derives from scikit-learn's class of the
+    same name when ``sklearn.exceptions`` is already imported."""
+    theirs = getattr(sys.modules.get("sklearn.exceptions"), cls.__name__, None)
+    if theirs is None:
+        return cls
+    if cls not in _COMPATIBLE:
+        _COMPATIBLE[cls] = type(cls.__name__, (cls, theirs), {"__module__": cls.__module__, "__doc__": cls.__doc__})
+    return _COMPATIBLE[cls]

@@ -10,8 +10,8 @@ import numpy as np
 
 from . import _threads
 from ._config import CHUNK_ROWS
-from ._validation import kernel_dtype, readonly
-from .data.base import ColumnBlock
+from ._validation import first_nonfinite, kernel_dtype, readonly
+from .data.base import NO_WEIGHTS, Block, ColumnBlock
 from .kernels.columns import column_pass, column_pass_serial
 from .kernels.fused import full_pass, full_pass_serial, predict, predict_serial
 from .kernels.stats import column_stats, column_stats_serial
@@ -49,4 +49,9 @@ def decision(X, theta, n_out):
     X = readonly(np.ascontiguousarray(X, dtype=kernel_dtype(X.dtype)))
     out = np.empty((X.shape[0], n_out))
     _threads.kernel(predict, predict_serial, X.shape[0] * theta.shape[0])(X, theta, out)
+    if not np.all(np.isfinite(out)):
+        # NaN or infinity in X: name it (rows counted from the block's start).
+        bad = first_nonfinite([Block(0, X, None, NO_WEIGHTS)])
+        if bad is not None:
+            raise ValueError(f"{bad}; remove or impute non-finite values before predicting")
     return out[:, 0] if n_out == 1 else out

@@ -22,7 +22,8 @@ def test_non_finite_x_is_named_with_row_and_column(data, batch_size, learning_ra
     X = X.copy()
     X[57, 2] = value
     model = fastgd.GDRegressor(batch_size=batch_size, learning_rate=learning_rate)
-    with pytest.raises(ValueError, match=rf"X contains {value} at row 57, column 2"):
+    name = "NaN" if np.isnan(value) else str(value)
+    with pytest.raises(ValueError, match=rf"X contains {name} at row 57, column 2"):
         model.fit(X, y)
     assert not hasattr(model, "coef_")
 
@@ -32,7 +33,7 @@ def test_non_finite_y_is_named_with_row(data, batch_size):
     X, y = data
     y = y.copy()
     y[120] = np.nan
-    with pytest.raises(ValueError, match="y contains nan at row 120"):
+    with pytest.raises(ValueError, match="y contains NaN at row 120"):
         fastgd.GDRegressor(batch_size=batch_size).fit(X, y)
 
 
@@ -61,9 +62,9 @@ def test_mismatched_lengths(data):
 
 
 def test_zero_rows_and_zero_columns():
-    with pytest.raises(ValueError, match="X has 0 rows; at least 1 row is required"):
+    with pytest.raises(ValueError, match=r"X has 0 rows \(shape=\(0, 3\)\); at least 1 row is required"):
         fastgd.GDRegressor().fit(np.empty((0, 3)), np.empty(0))
-    with pytest.raises(ValueError, match="X has 0 columns"):
+    with pytest.raises(ValueError, match=r"X has 0 feature\(s\) \(shape=\(5, 0\)\)"):
         fastgd.GDRegressor().fit(np.empty((5, 0)), np.ones(5))
 
 
@@ -80,7 +81,8 @@ def test_wrong_dimensions(data):
     [(np.array([["a", "b"], ["c", "d"]]), "<U1"), (np.array([[1 + 2j, 0], [0, 1]]), "complex128")],
 )
 def test_non_numeric_x(X, dtype):
-    with pytest.raises(TypeError, match=f"X has dtype {dtype}; fastgd needs numbers"):
+    error, message = (ValueError, "Complex data not supported") if dtype == "complex128" else (TypeError, "fastgd needs numbers")
+    with pytest.raises(error, match=f"X has dtype {dtype}.*{message}"):
         fastgd.GDRegressor().fit(X, [1.0, 2.0])
 
 
@@ -140,7 +142,7 @@ def test_bad_sample_weight(data):
     w[7] = -1.0
     with pytest.raises(ValueError, match="sample_weight must be non-negative; row 7 is -1.0"):
         fastgd.GDRegressor().fit(X, y, sample_weight=w)
-    with pytest.raises(ValueError, match="sample_weight sums to 0"):
+    with pytest.raises(ValueError, match="sample_weight sums to zero"):
         fastgd.GDRegressor().fit(X, y, sample_weight=np.zeros(200))
     w[7] = np.nan
     with pytest.raises(ValueError, match="sample_weight contains NaN or infinity"):
@@ -157,13 +159,13 @@ def test_predict_before_fit(data):
 def test_feature_count_at_predict(data):
     X, y = data
     model = fastgd.GDRegressor().fit(X, y)
-    with pytest.raises(ValueError, match="X has 2 features, but GDRegressor was fitted with 3"):
+    with pytest.raises(ValueError, match="X has 2 features, but GDRegressor is expecting 3 features as input"):
         model.predict(X[:, :2])
 
 
 def test_classifier_needs_two_classes(data):
     X, _ = data
-    with pytest.raises(ValueError, match=r"needs at least 2 classes in y, got 1: \[1\]"):
+    with pytest.raises(ValueError, match=r"needs at least 2 classes in y, got 1 class: \[1\]"):
         fastgd.GDClassifier().fit(X, np.ones(200, int))
     with pytest.raises(ValueError, match="loss='hinge' handles 2 classes; y has 3: use loss='log_loss'"):
         fastgd.GDClassifier(loss="hinge").fit(X, np.resize([0, 1, 2], 200))

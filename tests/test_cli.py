@@ -89,8 +89,8 @@ def test_save_load_predict_is_bit_identical(tmp_path, case):
     loaded = fastgd.load(tmp_path / "m.json")
     assert type(loaded) is type(model) and loaded.get_params() == model.get_params()
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
-    np.testing.assert_array_equal(loaded.decision_function(X), model.decision_function(X))
     if case != "regressor":
+        np.testing.assert_array_equal(loaded.decision_function(X), model.decision_function(X))
         np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
         assert loaded.classes_.dtype == model.classes_.dtype
     np.testing.assert_array_equal(loaded.loss_history_, model.loss_history_)

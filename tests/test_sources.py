@@ -159,7 +159,7 @@ def test_dataframes_fit_with_their_column_names(data):
         model.predict(frame.drop(columns=["x2"]))
     polars_frame = pl.from_pandas(frame)
     np.testing.assert_array_equal(fastgd.GDRegressor().fit(polars_frame, y).coef_, model.coef_)
-    with pytest.raises(ValueError, match="X has 5 features, but GDRegressor was fitted with 6"):
+    with pytest.raises(ValueError, match="X has 5 features, but GDRegressor is expecting 6 features as input"):
         fastgd.GDRegressor().fit(X, y).predict(frame.drop(columns=["x2"]))
 
 

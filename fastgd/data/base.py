@@ -16,6 +16,7 @@ process; :class:`~fastgd.data.dask.DaskSource` runs the same local code on
 each partition, on its worker.
 """
 
+import re
 from typing import NamedTuple
 
 import numpy as np
@@ -212,7 +213,7 @@ class LocalSource(Source):
         return seen, np.bincount(where, weights=np.concatenate(counts))
 
     def decision(self, fn, args, width, dtype):
-        parts = [fn(block.X, *args) for block in self.blocks()]
+        parts = [block_output(fn, block, args) for block in self.blocks()]
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     # -- blocks
@@ -276,6 +277,21 @@ class LocalSource(Source):
             "columns, or data read batch by batch) does not give; use shuffle='block', or "
             "shuffle=True, which picks it"
         )
+
+
+def block_output(fn, block, args):
+    """``fn(block.X, *args)``, with the rows of a data error counted from the start of the data."""
+    try:
+        return fn(block.X, *args)
+    except ValueError as error:
+        if not block.start:
+            raise
+        raise ValueError(shift_rows(str(error), block.start)) from error
+
+
+def shift_rows(message, start):
+    """Renumber ``at row i`` in a block's message as a row of the whole data."""
+    return re.sub(r"at row (\d+)", lambda m: f"at row {int(m.group(1)) + start}", message)
 
 
 def nonfinite_message(blocks, feature_names):

@@ -17,7 +17,7 @@ import numpy as np
 from .._config import REDUCE_FAN_IN
 from .._validation import check_target, kernel_dtype
 from .arrays import ArraySource
-from .base import Source
+from .base import Source, shift_rows
 from .columns import resolve_columns
 from .dataset import Dataset
 
@@ -111,7 +111,7 @@ class DaskSource(Source):
         starts = self.block_starts()
         for k, message in enumerate(messages):
             if message is not None:
-                return _shift_rows(message, int(starts[k])) + f" (partition {k})"
+                return shift_rows(message, int(starts[k])) + f" (partition {k})"
         return None
 
     def epochs(self, shuffle, buffer_rows, batch_size):
@@ -139,7 +139,7 @@ class DaskSource(Source):
         if problem is not None:
             raise ValueError(problem)
         if not self.reduce(_weight_sum, (), 0.0, operator.add) > 0:
-            raise ValueError("sample_weight sums to 0; at least one row needs a positive weight")
+            raise ValueError("sample_weight sums to zero; at least one row needs a positive weight")
 
     def with_target(self, encode, reweight=None):
         y = w = None
@@ -244,13 +244,6 @@ def partition_source(X, y, w):
         np.asarray(X), y=None if y is None else np.asarray(y, dtype=np.float64),
         w=None if w is None else np.asarray(w, dtype=np.float64),
     )
-
-
-def _shift_rows(message, start):
-    """Renumber ``at row i`` in a partition's message as a row of the whole data."""
-    import re
-
-    return re.sub(r"at row (\d+)", lambda m: f"at row {int(m.group(1)) + start}", message)
 
 
 def _encoded(values, function):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from .._validation import check_sample_weight, check_target
+from .._validation import check_sample_weight, check_target, check_X, is_sparse
 from . import arrays, dask, tables
 from .dataset import Dataset
 from .files import magic
@@ -85,9 +85,14 @@ def _open_dask(data, target, features, weight, engine, persist):
     return dask.open_collection(data, target, features, weight, persist)
 
 
+def _refuse_sparse(data, *_):
+    check_X(data)  # raises, naming sparse input
+
+
 #: ``(kind, recognises(data), opens(data, target, features, weight, engine, persist))``, in order.
 KINDS = (
     ("Dataset", lambda data: isinstance(data, Dataset), lambda data, *_: data),
+    ("sparse matrix", is_sparse, _refuse_sparse),
     ("Dask collection", dask.is_dask_collection, _open_dask),
     ("path", _is_path, _open_path),
     ("pair of .npy paths", _is_path_pair, lambda data, target, *rest: _open_path(data[0], data[1], *rest)),
@@ -161,7 +166,10 @@ def training_data(X, y=None, sample_weight=None):
             raise ValueError(f"{X.description} has no target; open it with open_dataset(..., target=column)")
         return X
     if y is None:
-        raise ValueError("y is required: call fit(X, y), or fit(dataset) with a Dataset from open_dataset")
+        raise ValueError(
+            "fit requires y to be passed, but the target y is None: call fit(X, y), or fit(dataset) "
+            "with a Dataset from open_dataset"
+        )
     if _is_path(X) or _is_path_pair(X):
         raise TypeError("fit takes arrays, tables or a Dataset; open files with fastgd.open_dataset")
     return open_dataset(X, target=_values(y), weight=_values(sample_weight))

@@ -16,10 +16,11 @@ import numpy as np
 from .. import _threads, losses, passes
 from .._params import ParamsMixin
 from .._validation import check_sample_weight, check_target
+from ..data.base import block_output
 from ..data.dataset import Dataset
 from ..data.open import prediction_data, target_name, training_data
 from ..data.subset import split
-from ..exceptions import DataWarning, NotFittedError
+from ..exceptions import DataWarning, NotFittedError, compatible
 from ..monitor import flat_parameters
 from ..problem import Problem
 from ..solvers import resume, solve, start
@@ -151,11 +152,8 @@ class GDBase(ParamsMixin):
             classes = np.unique(np.asarray(classes))
         with _threads.limited():
             source, classes = self._encoded_source(training_data(X, y, sample_weight), classes)
-            if continuing and source.n_features != self.n_features_in_:
-                raise ValueError(
-                    f"X has {source.n_features} features, but {type(self).__name__} was fitted "
-                    f"with {self.n_features_in_}"
-                )
+            if continuing:
+                self._check_n_features(source)
             state = getattr(self, "_state", None)
             problem = self._problem(source, fit, classes, self._kept_coordinates(fit, state))
             if not continuing:
@@ -269,13 +267,9 @@ class GDBase(ParamsMixin):
 
     # -- prediction
 
-    def decision_function(self, X):
-        """Linear predictor ``X @ coef_.T + intercept_``, as float64.
-
-        ``X`` is anything :meth:`fit` takes; tables and Datasets are matched
-        to the fitted features by name. Shape ``(n,)``, or ``(n, K)`` for a
-        multinomial classifier; a Dask array for Dask data.
-        """
+    def _decision(self, X):
+        """Linear predictor ``X @ coef_.T + intercept_``, as float64: shape ``(n,)``,
+        or ``(n, K)`` for a multinomial classifier; a Dask array for Dask data."""
         self._check_fitted()
         n_out = np.size(self.intercept_)
         return self._outputs(X, passes.decision, (n_out,), n_out if n_out > 1 else None, np.float64)
@@ -289,12 +283,15 @@ class GDBase(ParamsMixin):
         """The target-free source of ``X``, checked against the fitted features."""
         names = getattr(self, "feature_names_in_", None)
         source = prediction_data(X, None if names is None else list(names)).source.with_target(None)
+        self._check_n_features(source)
+        return source
+
+    def _check_n_features(self, source):
         if source.n_features != self.n_features_in_:
             raise ValueError(
-                f"X has {source.n_features} features, but {type(self).__name__} was fitted with "
-                f"{self.n_features_in_}"
+                f"X has {source.n_features} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input"
             )
-        return source
 
     def _decision_blocks(self, X):
         """Yield ``(first_row, decision)`` block by block: bounded memory for big data."""
@@ -303,7 +300,7 @@ class GDBase(ParamsMixin):
         theta = self._raw_coefficients()
         n_out = np.size(self.intercept_)
         for block in source.blocks():
-            yield block.start, passes.decision(block.X, theta, n_out)
+            yield block.start, block_output(passes.decision, block, (theta, n_out))
 
     def _scored(self, X, y, sample_weight):
         """Predictions of ``X``, the true targets and the weights, for ``score``."""
@@ -322,4 +319,6 @@ class GDBase(ParamsMixin):
 
     def _check_fitted(self):
         if not hasattr(self, "coef_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit before using it")
+            raise compatible(NotFittedError)(
+                f"this {type(self).__name__} is not fitted yet; call fit before using it"
+            )

@@ -48,14 +48,19 @@ class GDClassifier(GDBase):
         if seen.dtype.kind == "f" and not np.all(np.isfinite(seen)):
             raise ValueError(f"{name} contains NaN or infinity; class labels must be finite")
         if classes is None:
+            if seen.dtype.kind == "f" and np.any(seen != np.round(seen)):
+                example = seen[seen != np.round(seen)][0]
+                raise ValueError(
+                    f"Unknown label type: continuous ({name} has non-integer values such as {example!r}); "
+                    "GDClassifier needs class labels: use GDRegressor for a continuous target"
+                )
             classes = seen
         unknown = np.setdiff1d(seen, classes)
         if unknown.size:
             raise ValueError(f"{name} has labels not in classes: {unknown[:10].tolist()}")
         if classes.shape[0] < 2:
             raise ValueError(
-                f"GDClassifier needs at least 2 classes in {name}, got {classes.shape[0]}: "
-                f"{classes[:10].tolist()}"
+                f"GDClassifier needs at least 2 classes in {name}, got 1 class: {classes[:10].tolist()}"
             )
         if classes.shape[0] > 2 and self.loss != "log_loss":
             raise ValueError(
@@ -93,6 +98,16 @@ class GDClassifier(GDBase):
                 )
             weights[where] = check_real(value, f"class_weight[{label!r}]", low=0.0)
         return weights
+
+    def decision_function(self, X):
+        """Linear predictor ``X @ coef_.T + intercept_``, as float64.
+
+        ``X`` is anything :meth:`fit` takes; tables and Datasets are matched
+        to the fitted features by name. Shape ``(n,)`` (positive for
+        ``classes_[1]``), or ``(n, K)`` for more than two classes; a Dask
+        array for Dask data.
+        """
+        return self._decision(X)
 
     def predict(self, X):
         """Predicted class labels (a Dask array for Dask input)."""

@@ -163,7 +163,7 @@ class GDRegressor(GDBase):
 
     def predict(self, X):
         """Predicted values (the mean ``exp(X @ coef_ + intercept_)`` for Poisson)."""
-        decision = self.decision_function(X)
+        decision = self._decision(X)
         return losses.REGISTRY[self.loss].inverse_link(decision)
 
     def score(self, X, y=None, sample_weight=None):
