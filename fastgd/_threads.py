@@ -14,9 +14,11 @@
   fastgd's kernels serially, and calls into ``workqueue`` are serialized.
 - **How many.** Every fit runs with at most :func:`thread_limit` threads:
   Numba's own setting (``numba.set_num_threads``, ``NUMBA_NUM_THREADS``),
-  lowered by ``OMP_NUM_THREADS`` where it is set, as joblib, loky and Dask do
-  in their workers so that ``n_jobs`` processes do not oversubscribe the
-  cores (Numba itself ignores ``OMP_NUM_THREADS``).
+  lowered by ``OMP_NUM_THREADS`` where it is set when fastgd is imported, as
+  joblib, loky and Dask set it for their workers so that ``n_jobs`` processes
+  do not oversubscribe the cores (Numba itself ignores ``OMP_NUM_THREADS``).
+  Like OpenMP runtimes, fastgd reads it once: Dask's ``LocalCluster`` sets it
+  in the client process too, after the fact, for the workers it spawns.
 - **When.** Work too small to pay for waking threads runs on the calling
   thread (:func:`kernel`); each parallel kernel has a serial twin that gives
   the same bits.
@@ -91,12 +93,20 @@ def _after_fork_in_child():
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def _environment_limit():
+    limit = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(limit) if limit.isdigit() and int(limit) > 0 else None
+
+
+#: ``OMP_NUM_THREADS`` as it was when fastgd was imported (None: not set).
+ENVIRONMENT_LIMIT = _environment_limit()
+
+
 def thread_limit():
     """Threads a fit may use: Numba's setting, lowered by ``OMP_NUM_THREADS``."""
     threads = numba.get_num_threads()
-    limit = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if limit.isdigit() and int(limit) > 0:
-        threads = min(threads, int(limit))
+    if ENVIRONMENT_LIMIT is not None:
+        threads = min(threads, ENVIRONMENT_LIMIT)
     return max(1, threads)
 
 

@@ -138,7 +138,8 @@ class Monitor:
                 f"{objective:.6g}, with learning_rate={self.learning_rate:.6g}; try a smaller "
                 f"learning_rate (e.g. {self.learning_rate / 10:.3g}) or learning_rate='auto'"
             )
-        if objective > watch.start + DIVERGENCE_FACTOR * max(abs(watch.start), abs(best), 1e-300):
+        scale = max(abs(watch.start), abs(best) if math.isfinite(best) else 0.0, 1e-300)
+        if objective > watch.start + DIVERGENCE_FACTOR * scale:
             raise DivergenceError(
                 f"the objective rose from {watch.start:.6g} to {objective:.6g} with "
                 f"learning_rate={self.learning_rate:.6g}; try a smaller learning_rate "

@@ -1,10 +1,16 @@
 """Run one fit in a fresh process and print the memory it allocated, as JSON.
 
 A fresh process gives a clean high-water mark for Arrow's memory pool, which
-cannot be reset. Numpy allocations are traced with tracemalloc. Compilation
-happens before the measurement, on a small problem of the same dtypes.
+cannot be reset. Numpy allocations (and Numba's, which go through the same
+allocator) are traced with tracemalloc. Compilation happens before the
+measurement, on a small problem of the same dtypes. The data is in memory
+(or mapped) before the measurement starts.
 
-usage: python -m tests.memory_probe KIND PATH [BATCH_SIZE] [SHUFFLE]
+usage: python -m tests.memory_probe KIND PATH [BATCH_SIZE] [SHUFFLE] [EARLY_STOPPING]
+
+KIND: memmap (X.npy, y.npy mapped), int32 (X.npy read into an int32 array),
+chunked (X.npy as an Arrow table whose columns have 8 chunks each), or
+anything else for a file ``open_dataset`` reads with target ``y``.
 """
 
 import json
@@ -18,20 +24,36 @@ import pyarrow as pa
 import fastgd
 
 
-def main(kind, path, batch_size=None, shuffle="true"):
+def load(kind, path):
+    """The fit's arguments, and an array of the dtype the kernels will see."""
+    if kind in ("memmap", "int32", "chunked"):
+        X = np.load(path / "X.npy", mmap_mode="r")
+        y = np.load(path / "y.npy", mmap_mode="r")
+        if kind == "int32":
+            X = np.round(X * 100).astype(np.int32)
+        elif kind == "chunked":
+            pieces = np.array_split(np.arange(X.shape[0]), 8)
+            X = pa.concat_tables(
+                [pa.table({f"x{j}": np.array(X[rows, j]) for j in range(X.shape[1])}) for rows in pieces]
+            )
+            y = np.array(y)
+        return (X, y), np.ones((1, 1), np.float64 if kind != "memmap" else X.dtype)
+    dataset = fastgd.open_dataset(path, target="y")
+    return (dataset,), np.ones((1, 1), dataset.source.dtype)
+
+
+def main(kind, path, batch_size=None, shuffle="true", early_stopping="false"):
     path = Path(path)
     batch_size = None if batch_size in (None, "none") else int(batch_size)
     shuffle = {"true": True, "false": False}.get(shuffle, shuffle)
     params = dict(batch_size=batch_size, shuffle=shuffle, max_iter=2, tol=None)
-    if kind == "memmap":
-        X = np.load(path / "X.npy", mmap_mode="r")
-        y = np.load(path / "y.npy", mmap_mode="r")
-        data = (X, y)
-    else:
-        data = (fastgd.open_dataset(path, target="y"),)
-        X = np.ones((1, data[0].n_features), data[0].source.dtype)
-    warm = np.random.default_rng(0).standard_normal((2000, X.shape[1])).astype(X.dtype)
-    fastgd.GDRegressor(**{**params, "shuffle": True}).fit(warm, warm[:, 0])
+    if early_stopping == "true":
+        params.update(early_stopping=True, tol=1e-4, n_iter_no_change=5, random_state=0)
+    data, like = load(kind, path)
+    d = data[0].shape[1] if hasattr(data[0], "shape") else data[0].n_features
+    warm = np.random.default_rng(0).standard_normal((5000, d)).astype(like.dtype)
+    warm_data = (pa.table({f"x{j}": warm[:, j] for j in range(d)}),) if kind == "chunked" else (warm,)
+    fastgd.GDRegressor(**params).fit(*warm_data, warm[:, 0])
     pool = pa.default_memory_pool()
     arrow_before = pool.max_memory()
     tracemalloc.start()

@@ -1,6 +1,7 @@
 """Training on Dask collections: a real two-process cluster on loopback."""
 
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -137,13 +138,46 @@ def test_bad_partitions_are_named(client, problem):
     X, y, root = problem
     X = X.copy()
     X[3 * PARTITION + 17, 2] = np.nan
-    with pytest.raises(ValueError, match=rf"X contains nan at row {3 * PARTITION + 17}, column 2 \(partition 3\)"):
+    with pytest.raises(ValueError, match=rf"X contains NaN at row {3 * PARTITION + 17}, column 2 \(partition 3\)"):
         fastgd.GDRegressor().fit(*dask_inputs(X, y))
     with pytest.raises(ValueError, match=r"X has 40000 rows but y has shape \(39999,\)"):
         fastgd.GDRegressor().fit(da.from_array(X, chunks=(PARTITION, N_FEATURES)), da.from_array(y[1:]))
     frame = dd.from_pandas(pa.table({"a": np.arange(10.0), "s": ["x"] * 10, "y": np.ones(10)}).to_pandas(), npartitions=2)
     with pytest.raises(TypeError, match="feature column 's' has type"):
         fastgd.open_dataset(frame, target="y", features=["a", "s"])
+
+
+def test_bad_sample_weights_are_named(client, problem):
+    X, y, _ = problem
+    dX, dy = dask_inputs(X, y)
+    for value, shown in ((-1.0, "-1.0"), (np.nan, "nan"), (np.inf, "inf")):
+        w = np.ones(N_ROWS)
+        w[2 * PARTITION + 5] = value
+        with pytest.raises(ValueError, match=rf"sample_weight has {shown} at row {2 * PARTITION + 5}.*\(partition 2\)"):
+            fastgd.GDRegressor().fit(dX, dy, sample_weight=da.from_array(w, chunks=PARTITION))
+    with pytest.raises(ValueError, match="sample_weight sums to zero"):
+        fastgd.GDRegressor().fit(dX, dy, sample_weight=da.zeros(N_ROWS, chunks=PARTITION))
+
+
+@pytest.mark.parametrize("batch_size", [None, 64])
+def test_early_stopping_holds_out_rows_on_the_workers(client, problem, batch_size):
+    X, y, _ = problem
+    params = dict(early_stopping=True, validation_fraction=0.2, random_state=0, batch_size=batch_size, tol=1e-6)
+    model = fastgd.GDRegressor(**params).fit(*dask_inputs(X, y))
+    again = fastgd.GDRegressor(**params).fit(*dask_inputs(X, y))
+    np.testing.assert_array_equal(model.coef_, again.coef_)
+    assert len(model.validation_loss_history_) == model.n_iter_
+    best = model.validation_loss_history_.min()
+    assert best == pytest.approx(np.mean((y - model.predict(X)) ** 2) / 2, rel=0.05)
+    reference = fastgd.GDRegressor().fit(X, y)
+    assert objective(X, y, model.coef_, model.intercept_) <= objective(X, y, reference.coef_, reference.intercept_) * 1.01
+
+
+def test_a_model_fitted_on_dask_holds_no_partitions(client, problem):
+    X, y, _ = problem
+    model = fastgd.GDRegressor(batch_size=64, max_iter=2, tol=None).fit(*dask_inputs(X, y))
+    text = pickle.dumps(model)
+    assert len(text) < 10_000 and b"dask" not in text
 
 
 def test_nulls_and_strings_in_a_parquet_partition_are_named(client, tmp_path):

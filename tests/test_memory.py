@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -10,12 +11,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from fastgd import kernels, losses
+from fastgd._config import CHUNK_ROWS
+from fastgd._validation import readonly
+from fastgd.data import ArraySource
+from fastgd.data.subset import split
+from fastgd.kernels.columns import column_pass
+from fastgd.problem import Problem
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def allocated(kind, path, batch_size=None, shuffle="true"):
-    """Bytes a fit allocates (numpy and Arrow), measured in a fresh process."""
-    command = [sys.executable, "-m", "tests.memory_probe", kind, str(path), str(batch_size).lower(), str(shuffle).lower()]
+def allocated(kind, path, batch_size=None, shuffle="true", early_stopping=False):
+    """Bytes a fit allocates (numpy, Numba and Arrow), measured in a fresh process."""
+    command = [
+        sys.executable, "-m", "tests.memory_probe", kind, str(path), str(batch_size).lower(), str(shuffle).lower(),
+        str(early_stopping).lower(),
+    ]
     out = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=True)
     peaks = json.loads(out.stdout.strip().splitlines()[-1])
     return peaks["numpy_peak"] + peaks["arrow_peak"]
@@ -44,6 +56,74 @@ def big_memmap(tmp_path_factory):
 def test_memmap_fit_allocates_under_a_tenth_of_the_file(big_memmap, batch_size, shuffle):
     root, size = big_memmap
     assert allocated("memmap", root, batch_size, shuffle) < 0.10 * size
+
+
+@pytest.fixture(scope="module")
+def mid_memmap(tmp_path_factory):
+    """1,000,000 x 40 float64 (320 MB) in a .npy file."""
+    root = tmp_path_factory.mktemp("mid")
+    rng = np.random.default_rng(33)
+    X = rng.standard_normal((1_000_000, 40))
+    np.save(root / "X.npy", X)
+    np.save(root / "y.npy", X @ rng.standard_normal(40) + rng.standard_normal(1_000_000))
+    return root, X.nbytes
+
+
+@pytest.mark.parametrize("batch_size, shuffle", [(None, "true"), (256, "exact"), (256, "block")])
+def test_a_converted_int32_array_is_never_copied_whole(mid_memmap, batch_size, shuffle):
+    root, size = mid_memmap  # the int32 array is half this; its float64 copy would be all of it
+    assert allocated("int32", root, batch_size, shuffle) < 0.10 * size
+
+
+@pytest.mark.parametrize("batch_size", [None, 256])
+def test_a_table_of_many_chunks_is_read_in_place(mid_memmap, batch_size):
+    root, size = mid_memmap
+    assert allocated("chunked", root, batch_size, "true") < 0.10 * size
+
+
+def peak_bytes(run):
+    """Peak bytes allocated (numpy and Numba) while ``run()`` runs, after one warm-up call."""
+    run()
+    tracemalloc.start()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_passes_over_held_out_rows_allocate_no_index_per_pass():
+    rng = np.random.default_rng(34)
+    X = rng.standard_normal((200_000, 10))
+    source = ArraySource(X, y=X[:, 0].copy())
+    train, held_out = split(source, 0.1, seed=0)
+    theta = np.zeros(11)
+    for part in (train, held_out):
+        problem = Problem(source=part, loss=losses.SQUARED_ERROR)
+        assert peak_bytes(lambda: problem.sums(theta)) < 0.01 * X.nbytes
+
+
+def kernel_call(kernel, n, n_out=50):
+    """A call of ``kernel`` over ``n`` rows of one float32 feature (``n_out`` classes for the softmax)."""
+    X = readonly(np.random.default_rng(35).standard_normal((n, 1)).astype(np.float32))
+    y = readonly(np.random.default_rng(36).integers(0, n_out, n).astype(np.float64))
+    none, all_rows = readonly(np.empty(0)), readonly(np.empty(0, np.int64))
+    if kernel == "full_pass":
+        theta, total = np.zeros(2 * n_out), np.zeros(2 * n_out + 2)
+        return lambda: kernels.full_pass(X, y, none, theta, kernels.MULTINOMIAL, 0.0, n_out, all_rows, CHUNK_ROWS, total)
+    if kernel == "column_stats":
+        zeros, ones = np.zeros(1), np.ones(1)
+        return lambda: kernels.column_stats(X, none, zeros, zeros, ones, all_rows, CHUNK_ROWS)
+    column, theta, total = readonly(np.array([X.ctypes.data], np.int64)), np.zeros(2), np.zeros(4)
+    like = np.empty(0, np.float32)
+    return lambda: (X, column_pass(column, like, n, y, none, theta, kernels.SQUARED_ERROR, 0.0, CHUNK_ROWS, total))
+
+
+@pytest.mark.parametrize("kernel", ["full_pass", "column_stats", "column_pass"])
+def test_full_pass_buffers_do_not_grow_with_the_rows(kernel):
+    small, large = (peak_bytes(kernel_call(kernel, n)) for n in (1_000_000, 4_000_000))
+    # Partial sums kept for every chunk would grow by 2,930 rows of sums.
+    assert large <= small + 16_384, (small, large)
 
 
 def write_parquet_dataset(root, n_files, rows_per_file=32_768, d=40, row_group=4096):

@@ -9,12 +9,11 @@ network.
 
 import copy
 import operator
-import os
 
-import numba
 import numpy as np
 
 from .._config import REDUCE_FAN_IN
+from .._threads import limited
 from .._validation import check_target, kernel_dtype
 from .arrays import ArraySource
 from .base import Source, shift_rows
@@ -261,18 +260,14 @@ def _on_partition(fn, k, *args):
     """``fn(*args)``, naming partition ``k`` in any data error it raises.
 
     Dask's nanny sets ``OMP_NUM_THREADS`` (to 1) so that a worker's tasks do
-    not oversubscribe its cores; the compiled kernels follow the same rule.
+    not oversubscribe its cores; the compiled kernels follow the same rule
+    (see :func:`fastgd._threads.limited`).
     """
-    threads = os.environ.get("OMP_NUM_THREADS", "")
-    before = numba.get_num_threads()  # per thread: restored for the thread's other work
-    if threads.isdigit():
-        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
     try:
-        return fn(*args)
+        with limited():
+            return fn(*args)
     except (ValueError, TypeError) as error:
         raise type(error)(f"partition {k}: {error}") from error
-    finally:
-        numba.set_num_threads(before)
 
 
 def from_dataframe(frame, target=None, features=None, weight=None, persist=True):

@@ -126,11 +126,11 @@ def column_pass(columns, like, n, y, sw, theta, loss, param, chunk_rows, total):
     n_chunks = (n + chunk_rows - 1) // chunk_rows
     wave = wave_chunks(total.shape[0])
     parts = np.empty((min(n_chunks, wave), total.shape[0]))
-    tiles = np.empty((min(n_chunks, wave), TILE))
     for first in range(0, n_chunks, wave):
         count = min(wave, n_chunks - first)
         for c in prange(count):
-            _column_chunk(columns, like, n, y, sw, theta, loss, param, chunk_rows, first + c, parts[c], tiles[c])
+            tile = np.empty(TILE)  # one per chunk in flight: as many as threads
+            _column_chunk(columns, like, n, y, sw, theta, loss, param, chunk_rows, first + c, parts[c], tile)
         fold(total, parts, count)
 
 

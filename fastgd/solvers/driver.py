@@ -49,10 +49,15 @@ def solve(problem, options, state, validation=None, epochs=None):
     ``state`` itself is never modified: the descent works on a copy, so a
     step that fails (divergence, bad data) leaves the caller's state as it
     was. ``validation``, a problem over held-out rows, turns on early
-    stopping, which returns the state of the best epoch. ``epochs`` runs that
-    many epochs as part of a longer descent (``partial_fit``): no stopping
-    rule and no convergence warning; by default a whole fit of up to
+    stopping, which returns the coefficients of the best epoch. ``epochs``
+    runs that many epochs as part of a longer descent (``partial_fit``): no
+    stopping rule and no convergence warning; by default a whole fit of up to
     ``max_iter`` epochs.
+
+    The coefficients returned are those the state reports, except after early
+    stopping (the best epoch's) or Ctrl-C (the last completed epoch's); the
+    state then records that it reports others, and a continuing fit restarts
+    from the returned coefficients (see :func:`~fastgd.solvers.start.resume`).
     """
     if options.verbose:
         enable_logging()
@@ -62,10 +67,10 @@ def solve(problem, options, state, validation=None, epochs=None):
 
     def after_epoch(state, objective, reported):
         monitor.learning_rate = state.lr
-        kept["last"] = state.copy()  # complete, even if a callback interrupts the recording
+        kept["last"] = reported  # complete, even if a callback interrupts the recording
         event = monitor.record(objective, reported)
         if monitor.improved:
-            kept["best"] = kept["last"]
+            kept["best"] = reported
         if event == PLATEAU:
             if options.schedule == "plateau" and monitor.next_stage():
                 return "cut"
@@ -84,10 +89,12 @@ def solve(problem, options, state, validation=None, epochs=None):
         if "last" not in kept:
             raise
         interrupted = True
+    solution = state.solution()
+    state.reported = flat_parameters(*coefficients(problem, solution))
     if interrupted:
-        state = kept["last"]
+        solution = kept["last"]
     elif "best" in kept:
-        state = kept["best"]
+        solution = kept["best"]
     if whole_fit and options.tol is not None and not (monitor.converged or monitor.stopped or interrupted):
         warnings.warn(
             f"stopped after max_iter={options.max_iter} epochs before the objective's relative "
@@ -95,8 +102,7 @@ def solve(problem, options, state, validation=None, epochs=None):
             ConvergenceWarning,
             stacklevel=4,
         )
-    coef, intercept = coefficients(problem, state.solution())
-    state.reported = flat_parameters(coef, intercept)
+    coef, intercept = coefficients(problem, solution)
     result = FitResult(
         coef=coef,
         intercept=intercept,

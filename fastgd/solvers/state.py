@@ -12,9 +12,8 @@ checks a state against the method a continuing fit asks for and starts a
 fresh one for another method, never reinterpreting memory.
 """
 
-import copy
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -33,6 +32,9 @@ class FistaState:
     def belongs_to(self, n_params):
         return self.previous.shape == (n_params,)
 
+    def copy(self):
+        return FistaState(self.previous.copy(), self.momentum)
+
 
 @dataclass
 class LbfgsState:
@@ -46,6 +48,10 @@ class LbfgsState:
 
     def belongs_to(self, n_params):
         return all(s.shape == (n_params,) for s, _ in self.pairs)
+
+    def copy(self):
+        # The pairs are never changed in place, only added and dropped.
+        return LbfgsState(list(self.pairs))
 
 
 @dataclass
@@ -87,8 +93,17 @@ class SolverState:
     reported: np.ndarray | None = None
 
     def copy(self):
-        """A deep copy: a step that fails leaves the original untouched."""
-        return copy.deepcopy(self)
+        """A copy sharing nothing mutable: a step that fails leaves the original untouched."""
+        generator = type(self.rng.bit_generator)()
+        generator.state = self.rng.bit_generator.state
+        return replace(
+            self,
+            theta=self.theta.copy(),
+            inner=self.inner.copy(),
+            rng=np.random.Generator(generator),
+            watch=replace(self.watch),
+            reported=None if self.reported is None else self.reported.copy(),
+        )
 
     def solution(self):
         """The parameters (solver coordinates) the method reports: the iterate,

@@ -1,0 +1,324 @@
+"""The fit lifecycle as pipelines drive it: calls in any order, parameters changed
+between them, pickles and model files, failures that change nothing."""
+
+import gc
+import math
+import os
+import pickle
+import warnings
+import weakref
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fastgd
+from fastgd.solvers import Options, schedule_factor
+
+from .datasets import make_classification, make_regression
+
+MINIBATCH_RULES = ["sgd", "asgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
+OPTIMIZERS = MINIBATCH_RULES + ["accelerated", "lbfgs"]
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y, _ = make_regression(3000, 5, seed=201)
+    return X, y
+
+
+def moved(model, before):
+    return float(np.max(np.abs(np.append(model.coef_, model.intercept_) - before)))
+
+
+def parameters(model):
+    return np.append(model.coef_, model.intercept_).copy()
+
+
+@pytest.mark.parametrize("first", MINIBATCH_RULES)
+@pytest.mark.parametrize("second", MINIBATCH_RULES)
+def test_another_optimizer_continues_from_coef_without_reusing_state(data, first, second):
+    X, y = data
+    model = fastgd.GDRegressor(optimizer=first, batch_size=32, max_iter=2, tol=None, random_state=0).fit(X, y)
+    before = parameters(model)
+    model.set_params(optimizer=second, learning_rate=1e-12)
+    model.partial_fit(X, y)
+    assert model._state.method == second
+    assert moved(model, before) < 1e-8
+    model.set_params(learning_rate="auto").partial_fit(X, y)
+    assert np.all(np.isfinite(model.coef_))
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_full_batch_partial_fit_accepts_every_optimizer_in_turn(data, optimizer):
+    X, y = data
+    model = fastgd.GDRegressor(optimizer="accelerated", max_iter=3, tol=None).fit(X, y)
+    model.set_params(optimizer=optimizer)
+    for _ in range(2):
+        model.partial_fit(X, y)
+    assert np.all(np.isfinite(model.coef_)) and model._state.method == optimizer
+
+
+def test_partial_fit_reads_every_parameter_again(data):
+    X, y = data
+    base = fastgd.GDRegressor(optimizer="momentum", batch_size=64, random_state=0).partial_fit(X, y)
+
+    def continued(**params):
+        copy = pickle.loads(pickle.dumps(base))
+        return copy.set_params(**params).partial_fit(X, y)
+
+    same = continued()
+    assert np.abs(continued(penalty="l2", alpha=100.0).coef_).sum() < 0.25 * np.abs(same.coef_).sum()
+    assert not np.array_equal(continued(loss="huber", epsilon=0.1).coef_, same.coef_)
+    assert not np.array_equal(continued(momentum=0.0).coef_, same.coef_)
+    assert moved(continued(learning_rate=1e-12), parameters(base)) < 1e-8
+    assert not np.array_equal(continued(batch_size=7).coef_, same.coef_)
+
+
+def test_partial_fit_divergence_is_caught_and_leaves_the_last_good_state(data):
+    X, y = data
+    model = fastgd.GDRegressor(optimizer="sgd", batch_size=32, random_state=0)
+    model.partial_fit(X, y)
+    good, state = parameters(model), model._state
+    model.set_params(learning_rate=5.0)
+    for _ in range(3):  # every call fails, and fails cleanly
+        with pytest.raises(fastgd.DivergenceError, match="learning_rate=5"):
+            model.partial_fit(X, y)
+        np.testing.assert_array_equal(parameters(model), good)
+        assert model._state is state and model.n_iter_ == 1
+    model.set_params(learning_rate="auto").partial_fit(X, y)
+    assert model.n_iter_ == 2 and np.abs(model.coef_).max() < 100
+
+
+def test_a_first_call_that_diverges_leaves_the_estimator_unfitted(data):
+    X, y = data
+    model = fastgd.GDRegressor(optimizer="sgd", batch_size=32, learning_rate=5.0, random_state=0)
+    with pytest.raises(fastgd.DivergenceError):
+        model.partial_fit(X, y)
+    assert not hasattr(model, "coef_") and not hasattr(model, "_state")
+    with pytest.raises(fastgd.DivergenceError):
+        model.fit(X, y)
+    assert not hasattr(model, "coef_")
+
+
+def test_a_failed_fit_keeps_the_previous_fit(data):
+    X, y = data
+    model = fastgd.GDRegressor().fit(X, y)
+    good = parameters(model)
+    bad = X.copy()
+    bad[17, 3] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN at row 17, column 3"):
+        model.fit(bad, y)
+    with pytest.raises(ValueError, match="X contains NaN at row 17, column 3"):
+        model.partial_fit(bad, y)
+    np.testing.assert_array_equal(parameters(model), good)
+    assert model.converged_
+
+
+@pytest.mark.parametrize("batch_size", [None, 32])
+def test_cosine_schedule_continues_over_partial_fit_calls(data, batch_size):
+    X, y = data
+    model = fastgd.GDRegressor(
+        optimizer="sgd", schedule="cosine", learning_rate=0.01, max_iter=4, batch_size=batch_size, random_state=0
+    )
+    steps = []
+    for _ in range(6):  # beyond max_iter, the last factor holds
+        before = parameters(model) if hasattr(model, "coef_") else None
+        model.partial_fit(X, y)
+        if before is not None:
+            steps.append(moved(model, before))
+    assert all(step > 0 for step in steps)
+    options = Options(schedule="cosine", max_iter=4)
+    factors = [schedule_factor(options, epoch) for epoch in range(1, 8)]
+    assert factors[:4] == [0.5 * (1 + math.cos(math.pi * k / 4)) for k in range(4)]
+    assert factors[4:] == [factors[3]] * 3 and factors[3] > 0
+
+
+def test_a_fitted_model_holds_no_data(data, tmp_path):
+    X, y, _ = make_regression(20_000, 100, seed=202)
+    model = fastgd.GDRegressor().fit(X, y)
+    size = len(pickle.dumps(model))
+    assert size < 0.001 * X.nbytes, size
+    reference = weakref.ref(X)
+    del X
+    gc.collect()
+    assert reference() is None
+
+    table = pa.table({**{f"x{j}": np.random.default_rng(j).standard_normal(5000) for j in range(4)}})
+    table = table.append_column("y", pa.array(np.random.default_rng(9).standard_normal(5000)))
+    with pa.OSFile(str(tmp_path / "t.arrow"), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    dataset = fastgd.open_dataset(tmp_path / "t.arrow", target="y")
+    model = fastgd.GDRegressor(batch_size=64, max_iter=2, tol=None).fit(dataset)
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.predict(dataset), model.predict(dataset))
+
+    np.save(tmp_path / "X.npy", np.random.default_rng(3).standard_normal((5000, 4)))
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    fastgd.GDRegressor(batch_size=32, max_iter=2, tol=None).fit(mapped, mapped[:, 0])
+    reference = weakref.ref(mapped)
+    del mapped
+    gc.collect()
+    assert reference() is None
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "asgd"])
+def test_loaded_and_pickled_models_both_continue_from_coef(data, tmp_path, optimizer):
+    X, y = data
+    model = fastgd.GDRegressor(optimizer=optimizer, batch_size=512, max_iter=1, tol=None, shuffle=False).fit(X, y)
+    model.save(tmp_path / "m.json")
+    for copy in (fastgd.load(tmp_path / "m.json"), pickle.loads(pickle.dumps(model))):
+        copy.set_params(learning_rate=1e-12).partial_fit(X, y)
+        assert moved(copy, parameters(model)) < 1e-8
+    loaded, pickled = fastgd.load(tmp_path / "m.json"), pickle.loads(pickle.dumps(model))
+    loaded.partial_fit(X, y)
+    pickled.partial_fit(X, y)
+    # From the same coefficients (and rows in the same order); the pickle also
+    # keeps the optimizer's state, which plain SGD does not have.
+    assert moved(loaded, parameters(model)) > 1e-6
+    if optimizer == "sgd":
+        np.testing.assert_allclose(loaded.coef_, pickled.coef_, rtol=1e-12)
+
+
+def test_a_refit_replaces_every_fitted_attribute(data, tmp_path):
+    X, y = data
+    model = fastgd.GDRegressor(standardize=True, early_stopping=True, random_state=0).fit(X, y)
+    assert hasattr(model, "feature_mean_") and hasattr(model, "validation_loss_history_")
+    model.set_params(standardize=False, early_stopping=False).fit(X, y)
+    assert not hasattr(model, "feature_mean_") and not hasattr(model, "feature_scale_")
+    assert not hasattr(model, "validation_loss_history_")
+    model.save(tmp_path / "m.json")
+    from fastgd.cli import main
+
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["info", str(tmp_path / "m.json")]) == 0
+    assert "standardized" not in out.getvalue()
+    named = fastgd.GDRegressor().fit(pa.table({f"c{j}": X[:, j] for j in range(5)}), y)
+    assert list(named.feature_names_in_) == [f"c{j}" for j in range(5)]
+    named.fit(X, y)
+    assert not hasattr(named, "feature_names_in_")
+
+
+@pytest.mark.parametrize("batch_size", [None, 32])
+def test_after_early_stopping_the_state_is_the_best_iterate(batch_size):
+    rng = np.random.default_rng(203)
+    X = rng.standard_normal((600, 80))  # few rows, many features: it overfits
+    y = X[:, 0] + rng.standard_normal(600)
+    model = fastgd.GDRegressor(
+        early_stopping=True, validation_fraction=0.3, n_iter_no_change=3, batch_size=batch_size,
+        random_state=0, optimizer="momentum", learning_rate=0.02, schedule="constant",
+    ).fit(X, y)
+    assert np.argmin(model.validation_loss_history_) < len(model.validation_loss_history_) - 1
+    before = parameters(model)
+    model.set_params(learning_rate=1e-12, early_stopping=False).partial_fit(X, y)
+    assert moved(model, before) < 1e-8
+
+
+@pytest.mark.parametrize("cls", [fastgd.GDRegressor, fastgd.GDClassifier])
+def test_scikit_learn_check_estimator_passes(cls):
+    from sklearn.utils.estimator_checks import check_estimator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(cls(), on_fail=None)
+    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
+    assert len(results) > 50 and failed == []
+
+
+# -- random sequences of calls, as pipelines make them
+
+REGRESSION = make_regression(300, 4, seed=204)[:2]
+BINARY = make_classification(300, 4, seed=205)
+MULTICLASS = (BINARY[0], np.digitize(BINARY[0][:, 0] + BINARY[0][:, 1], [-0.5, 0.5]))
+#: What a call may raise: bad settings and bad data (ValueError, TypeError),
+#: divergence (a ValueError), and nothing else.
+DOCUMENTED = (ValueError, TypeError)
+
+PARAMETERS = {
+    "optimizer": st.sampled_from(["auto"] + OPTIMIZERS),
+    "schedule": st.sampled_from(["auto", "constant", "invscaling", "exponential", "cosine", "plateau"]),
+    "batch_size": st.sampled_from([None, None, 1, 16, 64]),
+    "learning_rate": st.sampled_from(["auto", "auto", 1e-3, 0.1, 5.0]),
+    "penalty": st.sampled_from([None, "l2", "l1", "elasticnet"]),
+    "alpha": st.sampled_from([0.0, 1e-3, 0.1]),
+    "standardize": st.booleans(),
+    "warm_start": st.booleans(),
+    "early_stopping": st.booleans(),
+    "line_search": st.booleans(),
+    "momentum": st.sampled_from([0.0, 0.5, 0.9]),
+    "max_iter": st.sampled_from([1, 3, 8]),
+    "tol": st.sampled_from(["auto", None, 1e-3]),
+    "fit_intercept": st.booleans(),
+}
+LOSSES = {"regressor": ["squared_error", "huber", "poisson"], "classifier": ["log_loss", "hinge"]}
+
+
+def _call(model, operation, X, y, classes):
+    if operation == "fit":
+        model.fit(X, y)
+    elif operation == "partial_fit":
+        if model._estimator_type == "classifier":
+            model.partial_fit(X, y, classes=classes)
+        else:
+            model.partial_fit(X, y)
+
+
+#: FASTGD_SEQUENCES=2000 explores further than CI's default.
+@settings(
+    max_examples=int(os.environ.get("FASTGD_SEQUENCES", 60)), deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(kind=st.sampled_from(["regressor", "binary", "multiclass"]), draw=st.data())
+def test_random_call_sequences_never_crash_and_always_continue_from_coef(kind, draw, tmp_path_factory):
+    X, y = {"regressor": REGRESSION, "binary": BINARY, "multiclass": MULTICLASS}[kind]
+    if kind == "regressor":
+        y = np.abs(y)  # valid for Poisson too
+    classes = np.unique(y)
+    model = fastgd.GDRegressor() if kind == "regressor" else fastgd.GDClassifier()
+    losses = LOSSES["regressor" if kind == "regressor" else "classifier"]
+    folder = tmp_path_factory.mktemp("sequence")
+    operations = st.sampled_from(["fit", "partial_fit", "partial_fit", "set_params", "pickle", "save_load", "predict", "creep"])
+    for _ in range(draw.draw(st.integers(1, 8), label="calls")):
+        operation = draw.draw(operations, label="operation")
+        fitted = hasattr(model, "coef_")
+        before = parameters(model) if fitted else None
+        state = getattr(model, "_state", None)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if operation == "set_params":
+                    name = draw.draw(st.sampled_from(sorted(PARAMETERS) + ["loss"]), label="parameter")
+                    value = draw.draw(st.sampled_from(losses) if name == "loss" else PARAMETERS[name], label="value")
+                    model.set_params(**{name: value})
+                elif operation == "pickle":
+                    model = pickle.loads(pickle.dumps(model))
+                elif operation == "save_load" and fitted:
+                    model.save(folder / "m.json")
+                    model = fastgd.load(folder / "m.json")
+                elif operation == "predict" and fitted:
+                    assert np.all(np.isfinite(model._decision(X)))
+                elif operation == "creep" and fitted:
+                    # A continuing fit starts from coef_: at a negligible rate it
+                    # stays there (L-BFGS searches its own steps, and FISTA's
+                    # momentum carries on whatever the rate).
+                    rate = model.learning_rate
+                    model.set_params(learning_rate=1e-15, line_search=False)
+                    _call(model, "partial_fit", X, y, classes)
+                    model.set_params(learning_rate=rate)
+                    if model._state.method not in ("lbfgs", "accelerated"):
+                        assert moved(model, before) <= 1e-9 * max(1.0, np.abs(before).max())
+                else:
+                    _call(model, operation, X, y, classes)
+        except DOCUMENTED:
+            if fitted:  # a failed call changes nothing
+                np.testing.assert_array_equal(parameters(model), before)
+                assert model._state is state
+            continue
+        if hasattr(model, "coef_"):
+            assert np.all(np.isfinite(model.coef_)) and np.all(np.isfinite(model.intercept_))

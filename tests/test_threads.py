@@ -1,0 +1,128 @@
+"""Fits in forked workers and concurrent threads, and the threads fits use."""
+
+import concurrent.futures
+import multiprocessing
+import os
+import subprocess
+import sys
+import textwrap
+
+import numba
+import numpy as np
+import pytest
+
+import fastgd
+from fastgd import _threads, passes
+
+from .datasets import make_regression
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: Rows x parameters large enough for the threaded kernels (see fastgd._threads.PARALLEL_WORK).
+BIG = (60_000, 9)
+
+
+def fit_big(seed=0, **params):
+    X, y, _ = make_regression(*BIG, seed=seed)
+    model = fastgd.GDRegressor(penalty="l2", alpha=1e-3, max_iter=20, tol=None, **params).fit(X, y)
+    return np.append(model.coef_, model.intercept_)
+
+
+def test_fastgd_runs_on_the_tbb_layer():
+    assert _threads.layer() == "tbb"
+
+
+@pytest.mark.parametrize("batch_size", [None, 256])
+def test_fits_in_forked_workers_after_the_parent_trained(batch_size):
+    reference = fit_big(batch_size=batch_size, random_state=0)  # the parent runs threaded kernels first
+    context = multiprocessing.get_context("fork")
+    with context.Pool(2) as pool:
+        results = pool.starmap_async(_fit_in_child, [(batch_size,)] * 4).get(timeout=300)
+    for result in results:
+        np.testing.assert_array_equal(result, reference)
+
+
+def _fit_in_child(batch_size):
+    return fit_big(batch_size=batch_size, random_state=0)
+
+
+def test_eight_fits_from_python_threads_at_once():
+    references = [fit_big(seed) for seed in range(8)]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(fit_big, range(8)))
+    for result, reference in zip(results, references):
+        np.testing.assert_array_equal(result, reference)
+
+
+@pytest.mark.parametrize("layer", ["omp", "workqueue"])
+def test_other_layers_stay_safe_in_forks_and_threads(layer):
+    """Where TBB is missing: a fork after OpenMP runs serially, workqueue calls are serialized."""
+    code = textwrap.dedent(
+        """
+        import concurrent.futures, multiprocessing, numba, numpy as np
+        from tests.test_threads import fit_big, _fit_in_child
+        reference = fit_big()
+        assert numba.threading_layer() == "{layer}"
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            assert all(np.array_equal(r, reference) for r in pool.map(lambda s: fit_big(), range(4)))
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            results = pool.starmap_async(_fit_in_child, [(None,)] * 2).get(timeout=300)
+        assert all(np.array_equal(r, reference) for r in results)
+        print("ok")
+        """
+    ).format(layer=layer)
+    env = dict(os.environ, NUMBA_THREADING_LAYER=layer)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+
+
+def test_small_work_never_wakes_threads(monkeypatch):
+    threaded = []
+    for name in ("full_pass", "column_stats", "predict"):
+        kernel = getattr(passes, name)
+        monkeypatch.setattr(passes, name, lambda *args, kernel=kernel: threaded.append(1) or kernel(*args))
+    X, y, _ = make_regression(500, 10, seed=1)
+    fastgd.GDRegressor(standardize=True).fit(X, y).predict(X)
+    assert threaded == []
+    X, y, _ = make_regression(*BIG)
+    fastgd.GDRegressor(max_iter=2, tol=None).fit(X, y)
+    assert threaded  # and big work does
+
+
+def test_fits_follow_the_thread_limits_users_set():
+    code = textwrap.dedent(
+        """
+        import numba, fastgd
+        from tests.test_threads import BIG, make_regression
+        seen = []
+        model = fastgd.GDRegressor(max_iter=2, tol=None, callbacks=lambda *_: seen.append(numba.get_num_threads()))
+        model.fit(*make_regression(*BIG)[:2])
+        print(numba.config.NUMBA_NUM_THREADS, sorted(set(seen)))
+        """
+    )
+    # What joblib, loky and Dask set for their workers.
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert out.stdout.split()[-1] == "[1]" and int(out.stdout.split()[0]) >= 2, out.stdout + out.stderr[-2000:]
+    seen = []
+    model = fastgd.GDRegressor(max_iter=2, tol=None, callbacks=lambda *_: seen.append(numba.get_num_threads()))
+    X, y, _ = make_regression(*BIG)
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        seen.clear()
+        model.fit(X, y)
+        assert set(seen) == {1}
+    finally:
+        numba.set_num_threads(before)
+    seen.clear()
+    model.fit(X, y)
+    assert set(seen) == {before} and numba.get_num_threads() == before
+
+
+def test_grid_search_with_worker_processes():
+    from sklearn.model_selection import GridSearchCV
+
+    X, y, _ = make_regression(2000, 10, seed=2)
+    grid = GridSearchCV(fastgd.GDRegressor(penalty="l2"), {"alpha": [1e-4, 1e-2, 1.0]}, cv=3, n_jobs=2).fit(X, y)
+    serial = GridSearchCV(fastgd.GDRegressor(penalty="l2"), {"alpha": [1e-4, 1e-2, 1.0]}, cv=3).fit(X, y)
+    np.testing.assert_allclose(grid.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"], rtol=1e-12)
