@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit, prange
 
 import fastgd
-from fastgd import kernels
+from fastgd import losses
 from fastgd._config import CHUNK_ROWS, FASTMATH
 from fastgd.data import ArraySource
 from fastgd.problem import Problem
@@ -150,7 +150,7 @@ def limits(report, X, y, args):
 def full_batch(report, X, y, args):
     print("full-batch epoch")
     d = X.shape[1]
-    problem = Problem(source=ArraySource(X, y=y), loss=kernels.SQUARED_ERROR)
+    problem = Problem(source=ArraySource(X, y=y), loss=losses.SQUARED_ERROR)
     theta = np.full(d + 1, 0.01)
     report.measure("fastgd fused pass (kernel only)", timed(lambda: problem.sums(theta)), READ)
     with warnings.catch_warnings():
