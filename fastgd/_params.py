@@ -53,6 +53,31 @@ class ParamsMixin:
         return tags
 
 
+class available_if:
+    """Decorate a method that exists only while ``check(estimator)`` holds.
+
+    Otherwise reading it raises AttributeError (so ``hasattr`` is False), as
+    scikit-learn's ``available_if`` does: meta-estimators look for
+    ``predict_proba`` that way.
+    """
+
+    def __init__(self, check, reason):
+        self.check = check
+        self.reason = reason
+
+    def __call__(self, method):
+        self.method = method
+        self.__doc__ = method.__doc__
+        return self
+
+    def __get__(self, estimator, owner=None):
+        if estimator is None:
+            return self
+        if not self.check(estimator):
+            raise AttributeError(self.reason(estimator))
+        return self.method.__get__(estimator, owner)
+
+
 def signature_with(init, extra=(), **defaults):
     """``init``'s signature with some defaults replaced and keyword-only ``extra`` added.
 

@@ -45,12 +45,21 @@ _serial_only = False
 _workqueue_lock = threading.Lock()
 
 
+#: Layer settings under which Numba may pick TBB, if it can load it.
+_MAY_USE_TBB = ("default", "tbb", "safe", "threadsafe", "forksafe")
+
+
 def choose_layer():
-    """Ask Numba for the TBB layer, unless the user chose one or it is too late."""
+    """Ask Numba for the TBB layer, unless the user chose one or it is too late.
+
+    Whatever the user chose, ``libtbb`` is loaded when that choice may be TBB,
+    since Numba cannot find pip's copy by itself.
+    """
     global _chosen
-    if parallel._is_initialized or os.environ.get("NUMBA_THREADING_LAYER"):
+    if parallel._is_initialized:
         return
-    if numba.config.THREADING_LAYER not in ("default", "tbb"):
+    requested = os.environ.get("NUMBA_THREADING_LAYER", "").strip().lower() or None
+    if str(requested or numba.config.THREADING_LAYER).lower() not in _MAY_USE_TBB:
         return
     if not _chosen:
         if not _load_tbb():
@@ -58,7 +67,8 @@ def choose_layer():
         _chosen = True
     # Numba reloads its configuration when a NUMBA_* variable changes, which
     # resets the layer: this runs again before fastgd's first parallel call.
-    numba.config.THREADING_LAYER = "tbb"
+    if requested is None and numba.config.THREADING_LAYER == "default":
+        numba.config.THREADING_LAYER = "tbb"
 
 
 def _load_tbb():

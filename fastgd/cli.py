@@ -253,6 +253,8 @@ def _fit(args):
 
     estimator = _estimator(args)
     checked_settings(estimator)
+    target_file = args.target if str(args.target).lower().endswith(".npy") else None
+    _never_overwrite([args.data, target_file], [args.out, args.plot, args.history])
     if args.plot:
         from .plot import require_matplotlib
 
@@ -273,6 +275,16 @@ def _fit(args):
     return INTERRUPTED if interrupted else 0
 
 
+def _never_overwrite(inputs, outputs):
+    """Refuse an output path that is an input file or lies inside an input directory."""
+    for out in filter(None, outputs):
+        target = Path(out).resolve()
+        for given in filter(None, inputs):
+            source = Path(given).resolve()
+            if source.exists() and (target == source or source.is_dir() and source in target.parents):
+                raise UserError(f"output '{out}' would overwrite the input '{given}'; write it elsewhere")
+
+
 def _write_history(estimator, path):
     validation = getattr(estimator, "validation_loss_history_", None)
     with open(path, "w", newline="") as f:
@@ -285,6 +297,7 @@ def _write_history(estimator, path):
 def _predict(args):
     from . import load, open_dataset
 
+    _never_overwrite([args.data, args.model], [args.out])
     model = load(args.model)
     out = Path(args.out)
     if out.suffix.lower() not in (".parquet", ".csv", ".npy"):

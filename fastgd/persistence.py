@@ -28,6 +28,16 @@ def save(estimator, path):
 
     estimator._check_fitted()
     classes = getattr(estimator, "classes_", None)
+    if classes is not None and classes.dtype.kind not in "biufUO":
+        raise TypeError(
+            f"classes of dtype {classes.dtype} cannot be saved to a model file (numbers and strings can); "
+            "pickle the estimator, or fit on labels converted with astype(str)"
+        )
+    if classes is not None and classes.dtype.kind == "O" and not all(isinstance(c, (str, int, float, bool)) for c in classes):
+        raise TypeError(
+            f"classes {classes[:5].tolist()} cannot be saved to a model file (numbers and strings can); "
+            "pickle the estimator, or fit on labels converted with astype(str)"
+        )
     document = {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,

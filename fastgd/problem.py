@@ -1,5 +1,6 @@
 """What to minimise: data, loss, penalty and coordinates. No solver state here."""
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -131,6 +132,7 @@ class Problem:
     def mean_loss(self, theta):
         """The mean loss without the penalty (a validation score)."""
         sums = self.sums(theta)
+        self.check_finite(sums, "measuring the validation loss")
         return sums[-2] / sums[-1]
 
     def column_moments(self):
@@ -180,9 +182,16 @@ class Problem:
             return total[: d + 1] / total[d + 2]
 
         eig = stepsize.top_eigenvalue(matvec, d + 1, self.fit_intercept)
-        # Rounded to float32: row and column layouts sum in different orders,
-        # and the last bits of the estimate should not make their fits differ.
-        return float(np.float32(self.curvature() * eig))
+        lipschitz = self.curvature() * eig
+        if not math.isfinite(lipschitz):
+            raise ValueError(
+                "the curvature of the objective overflowed while estimating the step size; the data "
+                "values are too large: scale them down, or use standardize=True"
+            )
+        # Rounded to 7 significant digits: row and column layouts sum in
+        # different orders, and the last bits of the estimate should not make
+        # their fits differ.
+        return float(f"{lipschitz:.6e}")
 
     def lipschitz_max(self, extremes):
         """Largest per-row Lipschitz constant ``L_max``, relative to the mean weight."""

@@ -193,3 +193,17 @@ def test_bad_weight_column(tmp_path):
     table = make_table().append_column("w", pa.array(w))
     with pytest.raises(ValueError, match="weight column 'w' has the value -2.0; weights must be finite and >= 0"):
         fastgd.GDRegressor().fit(fastgd.open_dataset(table, target="y", weight="w"))
+
+
+def test_columns_listed_twice_or_in_two_roles():
+    table = make_table().append_column("w", pa.array(np.ones(1000)))
+    with pytest.raises(ValueError, match="feature column 'x1' listed twice"):
+        fastgd.open_dataset(table, target="y", features=["x1", "x1"])
+    with pytest.raises(ValueError, match="column 'y' is the target; it cannot also be a feature"):
+        fastgd.open_dataset(table, target="y", features=["x1", "y"])
+    with pytest.raises(ValueError, match="column 'w' is the weight"):
+        fastgd.open_dataset(table, target="y", weight="w", features=["x1", "w"])
+    with pytest.raises(ValueError, match="cannot be both the target and the weight"):
+        fastgd.open_dataset(table, target="y", weight="y")
+    with pytest.raises(ValueError, match="features is empty"):
+        fastgd.open_dataset(table, target="y", features=[])

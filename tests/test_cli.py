@@ -159,6 +159,11 @@ def test_malformed_models_exit_2_with_a_clear_message(tmp_path, files, case):
         (["predict", "missing.json", "{root}/d.parquet", "--out", "p.parquet"], "no such model file: 'missing.json'"),
         (["predict", "{root}/model-abc.json", "{root}/only-ab.parquet", "--out", "{root}/p.parquet"], "lacks feature columns the model was fitted with: 'c'"),
         (["predict", "{root}/model-abc.json", "{root}/d.parquet", "--out", "{root}/p.txt"], "--out must end in .parquet, .csv or .npy"),
+        (["predict", "{root}/model-abc.json", "{root}/d.parquet", "--out", "{root}/d.parquet"], "would overwrite the input"),
+        (["predict", "{root}/model-abc.json", "{root}/d.csv", "--out", "{root}/d.csv"], "would overwrite the input"),
+        (["fit", "{root}/d.parquet", "--target", "y", "--out", "{root}/d.parquet"], "would overwrite the input"),
+        (["fit", "{root}", "--target", "y", "--out", "{root}/m.json"], "would overwrite the input"),
+        (["fit", "{root}/d.parquet", "--target", "y", "--features", "a", "a", "--out", "m.json"], "feature column 'a' listed twice"),
     ],
 )
 def test_user_errors_exit_2_with_one_line(files, tmp_path, arguments, message):
@@ -171,6 +176,7 @@ def test_user_errors_exit_2_with_one_line(files, tmp_path, arguments, message):
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("fastgd: error: ") and message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert pq.read_table(root / "d.parquet").equals(table)  # inputs are only ever read
 
 
 def test_bad_option_values_are_argparse_errors(files):

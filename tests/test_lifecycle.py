@@ -322,3 +322,105 @@ def test_random_call_sequences_never_crash_and_always_continue_from_coef(kind, d
             continue
         if hasattr(model, "coef_"):
             assert np.all(np.isfinite(model.coef_)) and np.all(np.isfinite(model.intercept_))
+
+
+# -- what a new user found: columns by name, held-out rows, streams, scores
+
+
+def test_continuing_fits_match_columns_by_name():
+    import pandas as pd
+
+    X, y = REGRESSION
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    model = fastgd.GDRegressor(batch_size=16, random_state=0)
+    for _ in range(3):
+        model.partial_fit(frame, y)
+    before = model.predict(frame)
+    model.set_params(learning_rate=1e-12).partial_fit(frame[["d", "c", "b", "a"]], y)
+    assert list(model.feature_names_in_) == ["a", "b", "c", "d"]
+    np.testing.assert_allclose(model.predict(frame), before, atol=1e-8)
+    with pytest.raises(ValueError, match=r"missing \['b'\], unexpected \['B'\]"):
+        model.partial_fit(frame.rename(columns={"b": "B"}), y)
+    model.partial_fit(frame.to_numpy(), y)  # by position: the names stay
+    assert list(model.feature_names_in_) == ["a", "b", "c", "d"]
+    warm = fastgd.GDRegressor(warm_start=True, max_iter=3, tol=None, optimizer="sgd", learning_rate=1e-12)
+    warm.fit(frame, y)
+    coef = dict(zip(warm.feature_names_in_, warm.coef_))
+    warm.fit(frame[["c", "a", "d", "b"]], y)
+    assert dict(zip(warm.feature_names_in_, warm.coef_)) == pytest.approx(coef, abs=1e-9)
+
+
+@pytest.mark.parametrize("batch_size", [None, 16])
+def test_non_finite_values_in_held_out_rows_are_named(batch_size):
+    X, y = REGRESSION
+    X = X.copy()
+    held_out = np.flatnonzero(np.random.default_rng([0, 0]).random(len(y)) < 0.1)  # the split of random_state=0
+    X[held_out[0], 2] = np.nan
+    model = fastgd.GDRegressor(early_stopping=True, random_state=0, batch_size=batch_size)
+    with pytest.raises(ValueError, match=f"X contains NaN at row {held_out[0]}, column 2"):
+        model.fit(X, y)
+
+
+def test_a_stream_standardizes_without_freezing_columns_constant_in_its_first_rows():
+    X, y = REGRESSION
+    order = np.argsort(X[:, 1] > 0, kind="stable")
+    X, y = X[order].copy(), y[order]
+    X[:100, 1] = 0.0  # constant over the first call's rows only
+    model = fastgd.GDRegressor(standardize=True, batch_size=16, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fastgd.DataWarning)
+        for _ in range(20):
+            for start in range(0, len(y), 100):
+                model.partial_fit(X[start : start + 100], y[start : start + 100])
+    reference = fastgd.GDRegressor().fit(X, y)
+    assert model.feature_scale_[1] == 1.0
+    assert abs(model.coef_[1] - reference.coef_[1]) < 0.25 * abs(reference.coef_[1])  # frozen would be 0
+
+
+def test_probabilities_exist_only_for_the_log_loss():
+    assert not hasattr(fastgd.GDClassifier(loss="hinge"), "predict_proba")
+    assert hasattr(fastgd.GDClassifier(), "predict_proba")
+    from sklearn.ensemble import StackingClassifier
+
+    X, y = BINARY
+    StackingClassifier([("svm", fastgd.GDClassifier(loss="hinge"))], cv=3).fit(X, y)
+
+
+def test_balanced_class_weights_are_refused_in_a_stream():
+    X, y = BINARY
+    with pytest.raises(ValueError, match="class_weight='balanced' is not supported by partial_fit"):
+        fastgd.GDClassifier(class_weight="balanced").partial_fit(X, y, classes=[0, 1])
+
+
+def test_score_on_datasets(tmp_path):
+    X, y = REGRESSION
+    table = pa.table({**{f"x{j}": X[:, j] for j in range(4)}, "y": y, "w": np.linspace(1, 2, len(y))})
+    model = fastgd.GDRegressor().fit(X, y)
+    with_target = fastgd.open_dataset(table, target="y", features=[f"x{j}" for j in range(4)])
+    assert model.score(with_target) == pytest.approx(model.score(X, y), rel=1e-12)
+    weighted = fastgd.open_dataset(table, target="y", weight="w")
+    assert model.score(weighted) == pytest.approx(model.score(X, y, sample_weight=table["w"].to_numpy()), rel=1e-12)
+    with pytest.raises(ValueError, match="carries its own target"):
+        model.score(with_target, y)
+    with pytest.raises(ValueError, match="has no target"):
+        model.score(fastgd.open_dataset(table.drop(["y", "w"])))
+
+
+def test_large_feature_values_keep_a_positive_step():
+    X, y = REGRESSION
+    X = X.copy()
+    X[:, 3] *= 1e22
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        model = fastgd.GDRegressor(max_iter=5, tol=None).fit(X, y)
+    assert model.learning_rate_ > 0
+    with pytest.raises(ValueError, match="too large"):
+        fastgd.GDRegressor().fit(X * 1e280, y)
+
+
+def test_labels_a_model_file_cannot_hold_are_refused_when_saving(tmp_path):
+    X, y = BINARY
+    dates = np.array(["2020-01-01", "2021-01-01"], dtype="datetime64[D]")[y]
+    model = fastgd.GDClassifier(max_iter=5).fit(X, dates)
+    with pytest.raises(TypeError, match=r"classes of dtype datetime64\[D\] cannot be saved"):
+        model.save(tmp_path / "m.json")

@@ -31,6 +31,14 @@ def test_fastgd_runs_on_the_tbb_layer():
     assert _threads.layer() == "tbb"
 
 
+@pytest.mark.parametrize("layer", ["tbb", "safe", "threadsafe"])
+def test_a_layer_the_user_names_that_may_be_tbb_finds_it(layer):
+    code = "import numba, tests.test_threads as t; t.fit_big(); print(numba.threading_layer())"
+    env = dict(os.environ, NUMBA_THREADING_LAYER=layer)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert out.stdout.strip() == "tbb", out.stderr[-2000:]
+
+
 @pytest.mark.parametrize("batch_size", [None, 256])
 def test_fits_in_forked_workers_after_the_parent_trained(batch_size):
     reference = fit_big(batch_size=batch_size, random_state=0)  # the parent runs threaded kernels first

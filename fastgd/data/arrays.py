@@ -93,6 +93,9 @@ class ArraySource(LocalSource):
     def raw_targets(self):
         yield self._raw_y
 
+    def raw_weights(self):
+        return [self._w] if self.weighted else None
+
     def with_target(self, encode, reweight=None):
         y = None if encode is None else np.asarray(encode(self._raw_y), dtype=np.float64)
         w = self._w if self.weighted else None

@@ -201,8 +201,14 @@ class ArrowSource(LocalSource):
         return Block(0, readonly(self._whole), _readonly(y), _weights(w))
 
     def raw_targets(self):
+        return self._column_values(self.target)
+
+    def raw_weights(self):
+        return None if self.weight is None else self._column_values(self.weight)
+
+    def _column_values(self, name):
         for k in range(self.n_blocks):
-            yield _numbers(self._reader.read(k, [self.target]).column(0), self.target)
+            yield _numbers(self._reader.read(k, [name]).column(0), name)
 
     def with_target(self, encode, reweight=None):
         other = object.__new__(ArrowSource)

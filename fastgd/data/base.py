@@ -139,6 +139,10 @@ class Source:
         """The distinct raw target values, sorted, and how often each occurs."""
         raise NotImplementedError
 
+    def raw_target_values(self):
+        """``(targets, weights or None)`` of every row as numpy arrays, gathered here (for ``score``)."""
+        raise NotImplementedError
+
     def with_target(self, encode, reweight=None):
         """A source whose blocks carry ``encode(raw targets)`` as float64 ``y``.
 
@@ -212,6 +216,10 @@ class LocalSource(Source):
         seen, where = np.unique(np.concatenate(labels), return_inverse=True)
         return seen, np.bincount(where, weights=np.concatenate(counts))
 
+    def raw_target_values(self):
+        weights = self.raw_weights()
+        return np.concatenate(list(self.raw_targets())), None if weights is None else np.concatenate(list(weights))
+
     def decision(self, fn, args, width, dtype):
         parts = [block_output(fn, block, args) for block in self.blocks()]
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
@@ -270,6 +278,10 @@ class LocalSource(Source):
     def raw_targets(self):
         """Yield the raw target values, block by block."""
         raise NotImplementedError
+
+    def raw_weights(self):
+        """The row weights as given, block by block (an iterable), or None for unit weights."""
+        return None
 
     def _no_random_access(self):
         return ValueError(

@@ -132,6 +132,11 @@ class DaskSource(Source):
 
         return dask.compute(*da.unique(self._raw_y, return_counts=True))
 
+    def raw_target_values(self):
+        import dask
+
+        return dask.compute(self._raw_y, self._w)
+
     def check_weights(self):
         """Raise a clear error for a negative, NaN or infinite weight, or weights summing to 0."""
         problem = self.first_message(weights_message, ())

@@ -23,12 +23,12 @@ class Dataset:
         self.origin = None
 
     def select(self, features):
-        """The same data with other feature columns (for prediction: no target)."""
+        """The same data (target and weight included) with these feature columns, in this order."""
         if self.origin is None or list(features) == list(self.feature_names or []):
             return self
         from .open import open_dataset
 
-        return open_dataset(self.origin, features=list(features))
+        return open_dataset(self.origin, target=self.target, features=list(features), weight=self.weight)
 
     @property
     def n_rows(self):

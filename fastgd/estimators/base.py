@@ -125,14 +125,18 @@ class GDBase(ParamsMixin):
         """Validate, solve, store the fitted attributes; return the FitResult."""
         fit = checked_settings(self)
         with _threads.limited():
-            source, classes = self._encoded_source(training_data(X, y, sample_weight), None)
+            dataset = training_data(X, y, sample_weight)
+            warm = fit.warm_start and hasattr(self, "coef_") and self._same_features(dataset)
+            if warm:
+                dataset = self._aligned(dataset)
+            source, classes = self._encoded_source(dataset, None)
             validation = None
             if fit.early_stopping:
                 source, held_out = split(source, fit.validation_fraction, self._split_seed())
             problem = self._problem(source, fit, classes)
             if fit.early_stopping:
                 validation = dataclasses.replace(problem, source=held_out)
-            raw = self._raw_coefficients() if fit.warm_start and self._compatible(problem) else None
+            raw = self._raw_coefficients() if warm and self._compatible(problem) else None
             state = start(problem, fit.options, raw)
             result, state = solve(problem, fit.options, state, validation)
         self._commit(result, state, problem, classes, result.n_iter, result.loss_history)
@@ -143,6 +147,11 @@ class GDBase(ParamsMixin):
     def _partial_fit(self, X, y, sample_weight, classes):
         """One epoch over ``X``, continuing from ``coef_`` (see ``partial_fit``)."""
         fit = checked_settings(self)
+        if getattr(self, "class_weight", None) == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: each call sees some of the "
+                "rows, so the weights would change from call to call; pass class_weight as a dict"
+            )
         continuing = hasattr(self, "coef_")
         if continuing:
             classes = self._same_classes(classes)
@@ -151,11 +160,14 @@ class GDBase(ParamsMixin):
                 raise ValueError("classes must be passed on the first call to partial_fit")
             classes = np.unique(np.asarray(classes))
         with _threads.limited():
-            source, classes = self._encoded_source(training_data(X, y, sample_weight), classes)
+            dataset = training_data(X, y, sample_weight)
+            if continuing:
+                dataset = self._aligned(dataset)
+            source, classes = self._encoded_source(dataset, classes)
             if continuing:
                 self._check_n_features(source)
             state = getattr(self, "_state", None)
-            problem = self._problem(source, fit, classes, self._kept_coordinates(fit, state))
+            problem = self._problem(source, fit, classes, self._kept_coordinates(fit, state), streaming=True)
             if not continuing:
                 state = start(problem, fit.options)
             elif state is None:  # loaded from a model file: no solver state, only coefficients
@@ -164,8 +176,31 @@ class GDBase(ParamsMixin):
                 state = resume(state, problem, fit.options, self._raw_coefficients())
             result, state = solve(problem, fit.options, state, epochs=1)
         history = np.append(self.loss_history_, result.loss_history) if continuing else result.loss_history
-        self._commit(result, state, problem, classes, (self.n_iter_ if continuing else 0) + 1, history)
+        names = getattr(self, "feature_names_in_", None) if continuing else None
+        self._commit(result, state, problem, classes, (self.n_iter_ if continuing else 0) + 1, history, names)
         return self
+
+    def _same_features(self, dataset):
+        """Whether ``dataset`` has the fitted features: by name where both have names, else by count."""
+        fitted, have = getattr(self, "feature_names_in_", None), dataset.feature_names
+        if fitted is not None and have is not None:
+            return set(fitted) == set(have) and len(fitted) == len(have)
+        return dataset.n_features == self.n_features_in_
+
+    def _aligned(self, dataset):
+        """``dataset`` with its features in the fitted order, matched by name; a ValueError
+        names the columns that differ. Data without names is taken by position."""
+        fitted, have = getattr(self, "feature_names_in_", None), dataset.feature_names
+        if fitted is None or have is None or list(fitted) == list(have):
+            return dataset
+        missing = [str(n) for n in fitted if n not in have]
+        unexpected = [str(n) for n in have if n not in set(fitted)]
+        if missing or unexpected:
+            raise ValueError(
+                f"X has feature names that differ from those seen in the first fit: missing "
+                f"{missing or 'none'}, unexpected {unexpected or 'none'}; continue with the same columns"
+            )
+        return dataset.select(list(fitted))
 
     def _kept_coordinates(self, fit, state):
         """The standardization a continuing ``partial_fit`` keeps: the state's,
@@ -187,7 +222,7 @@ class GDBase(ParamsMixin):
             )
         return known
 
-    def _problem(self, source, fit, classes, coordinates=None):
+    def _problem(self, source, fit, classes, coordinates=None, streaming=False):
         """The Problem for ``source``: loss, penalty and, if asked, standardization."""
         loss = fit.loss if classes is None else losses.for_classes(fit.loss, len(classes))
         n_out = len(classes) if loss.multinomial else 1
@@ -195,16 +230,24 @@ class GDBase(ParamsMixin):
         if not fit.standardize:
             return problem
         if coordinates is None:
-            coordinates = self._standardization(problem)
+            coordinates = self._standardization(problem, streaming)
         return dataclasses.replace(problem, mean=coordinates[0], scale=coordinates[1])
 
-    def _standardization(self, problem):
-        """Column means and scales from one pass; constant columns get scale 0 and a warning."""
+    def _standardization(self, problem, streaming=False):
+        """Column means and scales from one pass.
+
+        A constant column gets scale 0 (its coefficient stays 0) and a warning;
+        in a stream (``partial_fit``), where the first call's rows are not all
+        the data, it is only centred and keeps scale 1.
+        """
         mean, std, rms = problem.column_moments()
         # Centring without an intercept would change the model: scale only.
         center, scale = (mean, std) if problem.fit_intercept else (np.zeros_like(mean), rms)
         constant = np.flatnonzero(scale <= 1e-12 * np.maximum(np.abs(center), 1.0))
-        if constant.size:
+        if constant.size and streaming:
+            scale = scale.copy()
+            scale[constant] = 1.0
+        elif constant.size:
             source = problem.source
             names = source.feature_names or [f"column {j}" for j in range(source.n_features)]
             listed = ", ".join(repr(names[j]) if source.feature_names else names[j] for j in constant[:10])
@@ -217,8 +260,12 @@ class GDBase(ParamsMixin):
             scale[constant] = 0.0
         return center, scale
 
-    def _commit(self, result, state, problem, classes, n_iter, history):
-        """Replace every fitted attribute at once: nothing of an earlier fit survives."""
+    def _commit(self, result, state, problem, classes, n_iter, history, names=None):
+        """Replace every fitted attribute at once: nothing of an earlier fit survives.
+
+        ``names`` are the feature names to keep when the data has none (a
+        ``partial_fit`` on arrays continuing a fit on named columns).
+        """
         fitted = dict(
             coef_=result.coef,
             intercept_=result.intercept,
@@ -232,8 +279,9 @@ class GDBase(ParamsMixin):
         )
         if classes is not None:
             fitted["classes_"] = classes
-        if problem.source.feature_names is not None:
-            fitted["feature_names_in_"] = np.asarray(problem.source.feature_names, dtype=object)
+        names = problem.source.feature_names if problem.source.feature_names is not None else names
+        if names is not None:
+            fitted["feature_names_in_"] = np.asarray(names, dtype=object)
         if problem.standardized:
             fitted["feature_mean_"], fitted["feature_scale_"] = problem.center, problem.scale
         if result.validation_loss_history is not None:
@@ -304,10 +352,16 @@ class GDBase(ParamsMixin):
 
     def _scored(self, X, y, sample_weight):
         """Predictions of ``X``, the true targets and the weights, for ``score``."""
-        prediction = self.predict(X)
         if isinstance(X, Dataset):
-            y = np.concatenate([np.asarray(raw) for raw in X.source.raw_targets()])
-        y = check_target(y, prediction.shape[0])
+            if y is not None or sample_weight is not None:
+                raise ValueError("a Dataset carries its own target and weights; score(dataset) takes no y")
+            if X.target is None:
+                raise ValueError(f"{X.description} has no target; open it with open_dataset(..., target=column)")
+            y, sample_weight = X.source.raw_target_values()
+        elif y is None:
+            raise ValueError("score requires y to be passed, but the target y is None")
+        prediction = np.asarray(self.predict(X))  # a Dask array is computed here
+        y = check_target(np.asarray(y), prediction.shape[0])
         w = check_sample_weight(sample_weight, prediction.shape[0])
         return prediction, y, w if w.shape[0] else None
 

@@ -3,7 +3,7 @@
 import numpy as np
 
 from .. import losses
-from .._params import signature_with
+from .._params import available_if, signature_with
 from .._validation import check_real
 from .base import GDBase
 from .outputs import block_labels, block_probabilities
@@ -115,10 +115,12 @@ class GDClassifier(GDBase):
         n_out = np.size(self.intercept_)
         return self._outputs(X, block_labels, (n_out, self.classes_), None, self.classes_.dtype)
 
+    @available_if(
+        lambda self: self.loss == "log_loss",
+        lambda self: f"probabilities are not available for loss={self.loss!r}; use loss='log_loss'",
+    )
     def predict_proba(self, X):
-        """Class probabilities, shape (n, n_classes); rows sum to 1."""
-        if self.loss != "log_loss":
-            raise AttributeError(f"probabilities are not available for loss={self.loss!r}")
+        """Class probabilities, shape (n, n_classes); rows sum to 1 (``loss="log_loss"`` only)."""
         self._check_fitted()
         n_out = np.size(self.intercept_)
         return self._outputs(X, block_probabilities, (n_out,), len(self.classes_), np.float64)
