@@ -62,6 +62,8 @@ examples:
 
 #: Estimator parameters the command line leaves out: no meaning for a file.
 _NOT_OPTIONS = {"callbacks", "warm_start"}
+#: Options that take true, false or auto (a bare flag means true).
+_BOOLEAN_OR_AUTO = {"standardize"}
 #: Exit status after Ctrl-C, as a shell reports it.
 INTERRUPTED = 130
 
@@ -147,8 +149,9 @@ def _estimator_options(parser):
     defaults["loss"] = "squared_error"
     for name, default in sorted(defaults.items()):
         flag = "--" + name.replace("_", "-")
-        if isinstance(default, bool):
-            group.add_argument(flag, dest=name, nargs="?", const=True, type=_boolean, default=argparse.SUPPRESS,
+        if isinstance(default, bool) or name in _BOOLEAN_OR_AUTO:
+            kind = _boolean_or_auto if name in _BOOLEAN_OR_AUTO else _boolean
+            group.add_argument(flag, dest=name, nargs="?", const=True, type=kind, default=argparse.SUPPRESS,
                                metavar="BOOL", help=f"(default {default})")
         else:
             group.add_argument(flag, dest=name, type=_value, default=argparse.SUPPRESS, metavar="VALUE",
@@ -173,6 +176,10 @@ def _value(text):
         except json.JSONDecodeError as error:
             raise argparse.ArgumentTypeError(f"invalid JSON {text!r}: {error}") from None
     return text
+
+
+def _boolean_or_auto(text):
+    return "auto" if text.lower() == "auto" else _boolean(text)
 
 
 def _boolean(text):

@@ -10,35 +10,50 @@ from .exceptions import DivergenceError
 
 log = logging.getLogger("fastgd")
 
-#: The objective scale that ``tol`` applies to never falls below this fraction
-#: of the first epoch's objective.
-TOL_FLOOR = 1e-10
 #: Epochs in a row the objective must rise, ending at least twice its best,
 #: before the solver calls it divergence.
 DIVERGENCE_EPOCHS = 5
 #: An objective this many times (the magnitude of) its starting value above
 #: it is divergence at once: no descent, with momentum or noise, swings that far.
 DIVERGENCE_FACTOR = 100.0
+#: A plateau: ``n_iter_no_change`` epochs without improving the best objective
+#: by this much (relative), nor the optimality measure by ``PLATEAU_FACTOR``.
+#: Descent that slow has stalled.
+PLATEAU_RTOL = 1e-12
+PLATEAU_FACTOR = 0.9
 
 CONTINUE, PLATEAU, STOP = "continue", "plateau", "stop"
+#: Why a fit ended (``stop_reason_``).
+CONVERGED, STALLED, MAX_ITER, EARLY_STOPPING, CALLBACK, INTERRUPTED = (
+    "converged", "stalled", "max_iter", "early_stopping", "callback", "interrupted",
+)
 
 
 class Monitor:
-    """Watches the objective epoch by epoch and says when to stop.
+    """Watches each epoch and says when to stop, and why.
 
-    - The ``tol`` rule: a *plateau* is ``n_iter_no_change`` epochs in a row
-      that do not improve on the best objective by more than ``tol``
-      (relative). What a plateau does (stop, or cut the rate) is the solver's
-      call.
+    - Convergence: the first-order optimality measure (see
+      :mod:`fastgd.optimality`) at the reported parameters falls to ``tol``
+      times its value at the starting model (``watch.scale``).
+    - A *plateau*: ``n_iter_no_change`` epochs in a row that improve neither
+      the best objective of the current *stage* (the epochs since the rate
+      was last cut) by ``PLATEAU_RTOL`` (relative) nor its best optimality
+      measure by ``PLATEAU_FACTOR``: near the optimum the objective falls by
+      the square of the gradient, below its rounding, while the gradient
+      still shrinks. What a plateau does (cut the
+      rate, or end the fit as stalled) is the solver's call; a cut *helped*
+      when the stage's median objective fell below the previous stage's,
+      which one lucky epoch of a noisy mini-batch descent cannot fake.
     - Divergence: a non-finite objective, one that rose for
       ``DIVERGENCE_EPOCHS`` epochs to above both twice its best and its
       starting value, or one ``DIVERGENCE_FACTOR`` times its starting value
-      above it, raises :class:`~fastgd.DivergenceError`. What this needs is
-      kept in the solver state's :class:`~fastgd.solvers.state.Watch`, so
-      ``partial_fit`` calls are watched as one descent.
-    - Early stopping: with a ``validation`` problem, the mean validation loss
-      replaces the objective in the ``tol`` rule; the fit stops on its
-      plateau and the best coefficients are restored.
+      above it, raises :class:`~fastgd.DivergenceError` (the solver's driver
+      adds what to try). What this needs is kept in the solver state's
+      :class:`~fastgd.solvers.state.Watch`, so ``partial_fit`` calls are
+      watched as one descent.
+    - Early stopping: with a ``validation`` problem, the fit stops once the
+      mean validation loss has not reached a new best for ``n_iter_no_change``
+      epochs (never while it still falls); the best coefficients are restored.
     - Callbacks: ``callback(epoch, objective, coef)`` returning True stops.
     """
 
@@ -50,27 +65,39 @@ class Monitor:
         self.validation = validation
         self.epoch = epoch
         self.history = []
+        self.optimality = []
         self.times = []
         self.validation_history = []
-        self.best = math.inf
+        self.stage = []
         self.stage_best = math.inf
+        self.stage_optimality = math.inf
+        self.previous_stage = math.inf
         self.stalled = 0
-        self.converged = False
-        self.stopped = False
+        self.reason = None
         self.best_validation = math.inf
         #: Whether the last recorded epoch improved the validation loss.
         self.improved = False
         self.validation_stalled = 0
         self._clock = time.perf_counter()
 
-    def record(self, objective, theta):
-        """Record one epoch ending at ``theta``; return CONTINUE, PLATEAU or STOP."""
+    @property
+    def converged(self):
+        return self.reason == CONVERGED
+
+    def record(self, objective, theta, optimality=None):
+        """Record one epoch ending at ``theta``; return CONTINUE, PLATEAU or STOP.
+
+        ``optimality`` is the measure at ``theta`` (None where the epoch did not
+        compute it); the fit has converged when it is at most ``tol`` times
+        ``watch.scale``.
+        """
         now = time.perf_counter()
         elapsed, self._clock = now - self._clock, now
         if not math.isfinite(objective):
             self.problem.check_finite(objective, "descending", self.learning_rate)
         self.epoch += 1
         self.history.append(objective)
+        self.optimality.append(math.nan if optimality is None else optimality / self.watch.scale)
         self.times.append(elapsed)
         validation = None
         if self.validation is not None:
@@ -79,47 +106,53 @@ class Monitor:
         if self.options.verbose:
             extra = "" if validation is None else f", validation loss {validation:.10g}"
             log.info(
-                "epoch %d: objective %.10g%s, %.3f s, %.3g rows/s",
-                self.epoch, objective, extra, elapsed,
+                "epoch %d: objective %.10g, optimality %.3g%s, %.3f s, %.3g rows/s",
+                self.epoch, objective, self.optimality[-1], extra, elapsed,
                 self.problem.source.n_rows / max(elapsed, 1e-12),
             )
         self._check_divergence(objective)
         if any(self._call(callback, objective, theta) for callback in self.options.callbacks):
-            self.stopped = True
+            self.reason = CALLBACK
             return STOP
         if self.options.tol is None:
             return CONTINUE
-        self.stalled = 0 if self._improves(objective, self.best) else self.stalled + 1
-        self.best = min(self.best, objective)
+        if optimality is not None and optimality <= self.options.tol * self.watch.scale:
+            self.reason = CONVERGED
+            return STOP
+        progress = self._improves(objective, self.stage_best) or (
+            optimality is not None and optimality < PLATEAU_FACTOR * self.stage_optimality
+        )
+        self.stalled = 0 if progress else self.stalled + 1
+        self.stage_best = min(self.stage_best, objective)
+        if optimality is not None:
+            self.stage_optimality = min(self.stage_optimality, optimality)
+        self.stage.append(objective)
         patience = self.options.n_iter_no_change
         if validation is not None:
             self.improved = self._improves(validation, self.best_validation)
             self.validation_stalled = 0 if self.improved else self.validation_stalled + 1
             self.best_validation = min(self.best_validation, validation)
             if self.validation_stalled >= patience:
-                self.converged = True
+                self.reason = EARLY_STOPPING
                 return STOP
-            return PLATEAU if self.stalled >= patience else CONTINUE
-        # An objective that keeps rising has not converged; let it run into
-        # the divergence rule.
+        # An objective that keeps rising has not stalled; let it run into the
+        # divergence rule.
         rising = self.watch.rises >= min(patience, DIVERGENCE_EPOCHS)
         return PLATEAU if self.stalled >= patience and not rising else CONTINUE
 
     def next_stage(self):
-        """Close a plateau; return whether the objective improved since the last one."""
-        gained = self._improves(self.best, self.stage_best)
-        self.stage_best = self.best
-        self.stalled = 0
+        """Close a stage at its plateau; return whether it did better than the one before."""
+        median = float(np.median(self.stage))
+        gained = self._improves(median, self.previous_stage)
+        self.previous_stage = median
+        self.stage, self.stage_best, self.stage_optimality, self.stalled = [], math.inf, math.inf, 0
         return gained
 
-    def _improves(self, objective, reference):
+    @staticmethod
+    def _improves(objective, reference):
         if reference == math.inf:
             return True
-        # Relative to the reference, but never to less than a sliver of the
-        # first objective: on an exact fit the objective falls to 0 at a
-        # steady relative rate, and the fit is done once it is negligible.
-        scale = max(abs(reference), TOL_FLOOR * abs(self.history[0]))
-        return objective < reference - self.options.tol * scale
+        return objective < reference - PLATEAU_RTOL * abs(reference)
 
     def _check_divergence(self, objective):
         watch = self.watch
@@ -135,15 +168,13 @@ class Monitor:
         if watch.rises >= DIVERGENCE_EPOCHS and objective > ceiling:
             raise DivergenceError(
                 f"the objective rose for {watch.rises} epochs in a row, from {best:.6g} to "
-                f"{objective:.6g}, with learning_rate={self.learning_rate:.6g}; try a smaller "
-                f"learning_rate (e.g. {self.learning_rate / 10:.3g}) or learning_rate='auto'"
+                f"{objective:.6g}, with learning_rate={self.learning_rate:.6g}"
             )
         scale = max(abs(watch.start), abs(best) if math.isfinite(best) else 0.0, 1e-300)
         if objective > watch.start + DIVERGENCE_FACTOR * scale:
             raise DivergenceError(
                 f"the objective rose from {watch.start:.6g} to {objective:.6g} with "
-                f"learning_rate={self.learning_rate:.6g}; try a smaller learning_rate "
-                f"(e.g. {self.learning_rate / 10:.3g}) or learning_rate='auto'"
+                f"learning_rate={self.learning_rate:.6g}"
             )
 
     def _call(self, callback, objective, theta):

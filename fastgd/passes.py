@@ -30,11 +30,11 @@ def add_sums(block, total, raw, loss, param, n_out):
 
 
 def add_stats(block, acc, shift, center, inv_scale):
-    """Add a block's shifted column sums to ``acc = (sums, extremes)``; maxima take the larger."""
+    """Add a block's shifted column sums to ``acc = (sums, extremes)`` in place; maxima take the larger."""
     rows = len(block.rows) if len(block.rows) else block.X.shape[0]
     kernel = _threads.kernel(column_stats, column_stats_serial, rows * block.X.shape[1])
-    sums, extremes = kernel(block.X, block.w, shift, center, inv_scale, block.rows, CHUNK_ROWS)
-    return combine_stats(acc, (sums, extremes))
+    kernel(block.X, block.w, shift, center, inv_scale, block.rows, CHUNK_ROWS, *acc)
+    return acc
 
 
 def combine_stats(a, b):

@@ -53,6 +53,8 @@ def save(estimator, path):
         "history": {
             "n_iter": int(estimator.n_iter_),
             "converged": bool(estimator.converged_),
+            "stop_reason": getattr(estimator, "stop_reason_", None),
+            "optimality": _finite_or_none(getattr(estimator, "optimality_", None)),
             "interrupted": bool(getattr(estimator, "interrupted_", False)),
             "learning_rate": float(estimator.learning_rate_),
             "loss": np.asarray(estimator.loss_history_, dtype=np.float64).tolist(),
@@ -150,6 +152,12 @@ def load(path):
         estimator.feature_scale_ = check.array(standardization.get("scale"), "standardization.scale", shape=(d,))
     estimator.n_iter_ = check.field(history, "n_iter", int)
     estimator.converged_ = check.field(history, "converged", bool)
+    reason = history.get("stop_reason")
+    check.that(reason is None or isinstance(reason, str), "history.stop_reason must be a string")
+    estimator.stop_reason_ = reason
+    optimality = history.get("optimality")
+    check.that(optimality is None or isinstance(optimality, (int, float)), "history.optimality must be a number")
+    estimator.optimality_ = float("nan") if optimality is None else float(optimality)
     estimator.interrupted_ = bool(history.get("interrupted", False))
     estimator.learning_rate_ = float(check.field(history, "learning_rate", (int, float)))
     estimator.loss_history_ = loss
@@ -198,6 +206,10 @@ def _standardization(estimator):
     if not hasattr(estimator, "feature_mean_"):
         return None
     return {"mean": estimator.feature_mean_.tolist(), "scale": estimator.feature_scale_.tolist()}
+
+
+def _finite_or_none(value):
+    return None if value is None or not math.isfinite(value) else float(value)
 
 
 def _optional_list(values):

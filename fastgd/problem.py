@@ -51,6 +51,15 @@ class Problem:
     def standardized(self):
         return self.mean is not None
 
+    @cached_property
+    def measuring_coordinates(self):
+        """``(mean, scale)`` of the columns, for measuring optimality in standardized units:
+        the solver's own when it standardizes, else from one pass (the first time)."""
+        if self.standardized:
+            return self.center, np.where(self.inv_scale > 0, self.scale, 0.0)
+        mean, std, _ = self.column_moments()
+        return mean, std
+
     @property
     def coordinates(self):
         """``(mean, scale)`` of the standardized coordinates, or None for data units."""
@@ -218,7 +227,4 @@ class Problem:
                 f"the objective overflowed while {doing}; the data values are too large, "
                 "scale them down"
             )
-        raise DivergenceError(
-            f"the objective became non-finite with learning_rate={learning_rate:.6g}; "
-            f"try a smaller learning_rate (e.g. {learning_rate / 10:.3g}) or learning_rate='auto'"
-        )
+        raise DivergenceError(f"the objective became non-finite with learning_rate={learning_rate:.6g}")

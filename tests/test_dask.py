@@ -96,7 +96,9 @@ def test_one_round_trip_per_epoch(monkeypatch, problem):
     original = DaskSource.reduce
     monkeypatch.setattr(DaskSource, "reduce", lambda self, *args, **kw: trips.append(1) or original(self, *args, **kw))
     seen = []
-    model = fastgd.GDRegressor(**FULL, max_iter=15, tol=None, callbacks=lambda *_: seen.append(len(trips)))
+    model = fastgd.GDRegressor(
+        **FULL, optimizer="accelerated", max_iter=15, tol=None, callbacks=lambda *_: seen.append(len(trips))
+    )
     with dask.config.set(scheduler="sync"):
         model.fit(*dask_inputs(X, y))
     assert np.diff(seen).tolist() == [1] * (model.n_iter_ - 1)

@@ -140,7 +140,7 @@ def test_a_fitted_model_holds_no_data(data, tmp_path):
     X, y, _ = make_regression(20_000, 100, seed=202)
     model = fastgd.GDRegressor().fit(X, y)
     size = len(pickle.dumps(model))
-    assert size < 0.001 * X.nbytes, size
+    assert size < 0.01 * X.nbytes, size  # coefficients and the optimizer state (L-BFGS: 40 pairs at most)
     reference = weakref.ref(X)
     del X
     gc.collect()

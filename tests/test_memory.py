@@ -112,8 +112,8 @@ def kernel_call(kernel, n, n_out=50):
         theta, total = np.zeros(2 * n_out), np.zeros(2 * n_out + 2)
         return lambda: kernels.full_pass(X, y, none, theta, kernels.MULTINOMIAL, 0.0, n_out, all_rows, CHUNK_ROWS, total)
     if kernel == "column_stats":
-        zeros, ones = np.zeros(1), np.ones(1)
-        return lambda: kernels.column_stats(X, none, zeros, zeros, ones, all_rows, CHUNK_ROWS)
+        zeros, ones, sums, extremes = np.zeros(1), np.ones(1), np.zeros((2, 1)), np.zeros(3)
+        return lambda: kernels.column_stats(X, none, zeros, zeros, ones, all_rows, CHUNK_ROWS, sums, extremes)
     column, theta, total = readonly(np.array([X.ctypes.data], np.int64)), np.zeros(2), np.zeros(4)
     like = np.empty(0, np.float32)
     return lambda: (X, column_pass(column, like, n, y, none, theta, kernels.SQUARED_ERROR, 0.0, CHUNK_ROWS, total))

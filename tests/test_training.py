@@ -12,7 +12,7 @@ from .datasets import make_classification, make_regression
 def test_two_partial_fits_on_halves_equal_one_epoch_of_fit():
     half = block_rows(4)  # the halves meet on a block boundary, as fit's blocks do
     X, y, _ = make_regression(2 * half, 4, seed=71)
-    params = dict(batch_size=64, shuffle=False, optimizer="sgd", learning_rate=0.01)
+    params = dict(batch_size=64, shuffle=False, optimizer="sgd", learning_rate=0.01, standardize=False)
     fitted = fastgd.GDRegressor(max_iter=1, tol=None, **params).fit(X, y)
     partial = fastgd.GDRegressor(**params)
     partial.partial_fit(X[:half], y[:half])
@@ -24,7 +24,9 @@ def test_two_partial_fits_on_halves_equal_one_epoch_of_fit():
 
 def test_partial_fit_carries_optimizer_state_and_step_count():
     X, y, _ = make_regression(4000, 3, seed=72)
-    params = dict(batch_size=100, shuffle=False, optimizer="adam", learning_rate=0.05, schedule="constant")
+    params = dict(
+        batch_size=100, shuffle=False, optimizer="adam", learning_rate=0.05, schedule="constant", standardize=False
+    )
     split = fastgd.GDRegressor(**params)
     restarted = fastgd.GDRegressor(warm_start=True, max_iter=1, tol=None, **params)
     for _ in range(2):  # two epochs over the same rows, half at a time
@@ -79,7 +81,8 @@ def test_early_stopping_stops_after_patience_and_restores_the_best(batch_size):
     ).fit(X, y)
     scores = model.validation_loss_history_
     best = int(np.argmin(scores)) + 1
-    assert model.converged_ and best < model.n_iter_ == best + 4
+    assert model.stop_reason_ == "early_stopping" and not model.converged_
+    assert best < model.n_iter_ == best + 4
     assert len(scores) == model.n_iter_
     np.testing.assert_array_equal(model.coef_, seen[best])
     assert model.loss_history_[-1] < model.loss_history_[best - 1]  # training kept improving

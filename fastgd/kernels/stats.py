@@ -45,23 +45,24 @@ def _fold_stats(sums, extremes, parts, part_extremes, count):
 
 
 @njit(parallel=True, **JIT)
-def column_stats(X, sw, shift, center, inv_scale, idx, chunk_rows):
-    """Weighted column sums of ``X - shift`` and of its square, and row extremes.
+def column_stats(X, sw, shift, center, inv_scale, idx, chunk_rows, sums, extremes):
+    """Add weighted column sums of ``X - shift`` and of its square, and row extremes, to ``sums`` and ``extremes``.
 
     Shifting by a value close to the column means (the first row will do) keeps
     the variance ``(S2 - S1**2 / W) / W`` free of cancellation. Row norms are
     taken of ``(x - center) * inv_scale``. ``idx``, when non-empty, selects
     the rows. Chunks, waves and the order of summation are those of
     :func:`~fastgd.kernels.fused.full_pass`: the result does not depend on
-    the number of threads.
+    the number of threads, and passing the same accumulators through
+    consecutive blocks gives the bits of one call over all of them.
 
-    Returns
-    -------
+    Parameters
+    ----------
     sums : (2, d) float64 array
-        Sum of ``s * (x - shift)`` and of ``s * (x - shift)**2`` per column.
+        Receives the sums of ``s * (x - shift)`` and of ``s * (x - shift)**2`` per column.
     extremes : (3,) float64 array
-        Largest ``s * ||(x - center) * inv_scale||**2`` over rows, the weight sum and the largest
-        weight, where ``s`` is the row's weight (1 when ``sw`` is empty).
+        Receives the largest ``s * ||(x - center) * inv_scale||**2`` over rows, the weight sum
+        and the largest weight, where ``s`` is the row's weight (1 when ``sw`` is empty).
     """
     d = X.shape[1]
     n = idx.shape[0] if idx.shape[0] > 0 else X.shape[0]
@@ -69,26 +70,20 @@ def column_stats(X, sw, shift, center, inv_scale, idx, chunk_rows):
     wave = wave_chunks(2 * d + 3)
     parts = np.empty((min(n_chunks, wave), 2, d))
     part_extremes = np.empty((min(n_chunks, wave), 3))
-    sums = np.zeros((2, d))
-    extremes = np.zeros(3)
     for first in range(0, n_chunks, wave):
         count = min(wave, n_chunks - first)
         for c in prange(count):
             _stats_chunk(X, sw, shift, center, inv_scale, idx, chunk_rows, n, first + c, parts[c], part_extremes[c])
         _fold_stats(sums, extremes, parts, part_extremes, count)
-    return sums, extremes
 
 
 @njit(**JIT)
-def column_stats_serial(X, sw, shift, center, inv_scale, idx, chunk_rows):
+def column_stats_serial(X, sw, shift, center, inv_scale, idx, chunk_rows, sums, extremes):
     """:func:`column_stats` on the calling thread: the same bits."""
     d = X.shape[1]
     n = idx.shape[0] if idx.shape[0] > 0 else X.shape[0]
     part = np.empty((1, 2, d))
     part_extremes = np.empty((1, 3))
-    sums = np.zeros((2, d))
-    extremes = np.zeros(3)
     for c in range((n + chunk_rows - 1) // chunk_rows):
         _stats_chunk(X, sw, shift, center, inv_scale, idx, chunk_rows, n, c, part[0], part_extremes[0])
         _fold_stats(sums, extremes, part, part_extremes, 1)
-    return sums, extremes

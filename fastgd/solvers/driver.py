@@ -5,13 +5,18 @@ callbacks, logging); everything per row or per mini-batch runs in compiled
 code.
 """
 
+import math
 import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..exceptions import ConvergenceWarning
-from ..monitor import PLATEAU, STOP, Monitor, coefficients, enable_logging, flat_parameters
+from ..exceptions import ConvergenceWarning, DivergenceError
+from ..monitor import (
+    INTERRUPTED, MAX_ITER, PLATEAU, STALLED, STOP, Monitor, coefficients, enable_logging, flat_parameters,
+)
+from ..optimality import measure
+from . import advice
 from .full_batch import FullBatch
 from .lbfgs import Lbfgs
 from .minibatch import MiniBatch
@@ -32,6 +37,12 @@ class FitResult:
     classes: np.ndarray | None = None
     #: Stopped by Ctrl-C: the coefficients are those of the last completed epoch.
     interrupted: bool = False
+    #: The optimality measure after each epoch, relative to the starting model's
+    #: (NaN where an epoch did not measure it); see :mod:`fastgd.optimality`.
+    optimality: np.ndarray | None = None
+    #: Why the fit ended: "converged", "stalled", "max_iter", "early_stopping",
+    #: "callback", "interrupted", or None (``partial_fit``'s epochs).
+    stop_reason: str | None = None
 
 
 def solver_for(problem, options):
@@ -58,49 +69,61 @@ def solve(problem, options, state, validation=None, epochs=None):
     stopping (the best epoch's) or Ctrl-C (the last completed epoch's); the
     state then records that it reports others, and a continuing fit restarts
     from the returned coefficients (see :func:`~fastgd.solvers.start.resume`).
+
+    A whole fit that ends without meeting ``tol`` (a stall, or ``max_iter``)
+    warns once with a :class:`~fastgd.ConvergenceWarning` naming the fix that
+    is most likely to help (see :mod:`fastgd.solvers.advice`).
     """
     if options.verbose:
         enable_logging()
     state = state.copy()
+    whole_fit = epochs is None
+    if not whole_fit:
+        options = replace(options, tol=None)  # epochs of a longer descent: no stopping rule
+    elif options.tol is not None and math.isnan(state.watch.scale):
+        state.watch.scale = advice.reference_optimality(problem)
     monitor = Monitor(problem, options, state.lr, state.watch, validation, epoch=state.epochs)
     kept = {}
 
-    def after_epoch(state, objective, reported):
+    def after_epoch(state, objective, reported, sums=None):
         monitor.learning_rate = state.lr
         kept["last"] = reported  # complete, even if a callback interrupts the recording
-        event = monitor.record(objective, reported)
+        optimality = None
+        if sums is not None and options.tol is not None:
+            optimality = measure(problem, reported, sums)
+        event = monitor.record(objective, reported, optimality)
         if monitor.improved:
             kept["best"] = reported
         if event == PLATEAU:
             if options.schedule == "plateau" and monitor.next_stage():
                 return "cut"
-            monitor.converged = True
+            monitor.reason = STALLED
             return "stop"
         return "stop" if event == STOP else None
 
-    whole_fit = epochs is None
-    if not whole_fit:
-        options = _single_epochs(options)
-        monitor.options = options
-    interrupted = False
+    solver = solver_for(problem, options)
     try:
-        solver_for(problem, options).run(state, options.max_iter if whole_fit else epochs, after_epoch)
+        stall = solver.run(state, options.max_iter if whole_fit else epochs, after_epoch)
     except KeyboardInterrupt:
         if "last" not in kept:
             raise
-        interrupted = True
+        monitor.reason = INTERRUPTED
+    except DivergenceError as error:
+        raise DivergenceError(f"{error}; try {advice.for_divergence(problem, options, state.lr)}") from None
+    else:
+        if stall is not None and monitor.reason is None:
+            monitor.reason = STALLED
+    if monitor.reason is None and whole_fit and options.tol is not None:
+        monitor.reason = MAX_ITER
     solution = state.solution()
     state.reported = flat_parameters(*coefficients(problem, solution))
-    if interrupted:
+    if monitor.reason == INTERRUPTED:
         solution = kept["last"]
     elif "best" in kept:
         solution = kept["best"]
-    if whole_fit and options.tol is not None and not (monitor.converged or monitor.stopped or interrupted):
+    if monitor.reason in (STALLED, MAX_ITER):
         warnings.warn(
-            f"stopped after max_iter={options.max_iter} epochs before the objective's relative "
-            f"improvement fell below tol={options.tol:g}; raise max_iter or tol",
-            ConvergenceWarning,
-            stacklevel=4,
+            advice.for_convergence(problem, options, monitor, stall), ConvergenceWarning, stacklevel=4
         )
     coef, intercept = coefficients(problem, solution)
     result = FitResult(
@@ -112,11 +135,8 @@ def solve(problem, options, state, validation=None, epochs=None):
         learning_rate=state.lr,
         epoch_times=np.asarray(monitor.times),
         validation_loss_history=np.asarray(monitor.validation_history) if validation else None,
-        interrupted=interrupted,
+        interrupted=monitor.reason == INTERRUPTED,
+        optimality=np.asarray(monitor.optimality),
+        stop_reason=monitor.reason,
     )
     return result, state
-
-
-def _single_epochs(options):
-    """Options for epochs that continue a longer descent: no stopping rule."""
-    return replace(options, tol=None)

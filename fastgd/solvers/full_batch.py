@@ -74,7 +74,8 @@ class FullBatch:
 
     def run(self, state, epochs, after_epoch):
         """Run up to ``epochs`` epochs from ``state`` (updated in place); ``after_epoch``
-        records each and says whether to stop or cut the rate."""
+        records each and says whether to stop or cut the rate. Returns why the
+        descent stalled, or None."""
         problem, options = self.problem, self.options
         here = self._evaluate(state.theta, "evaluating the starting point")
         for _ in range(epochs):
@@ -84,6 +85,8 @@ class FullBatch:
             proposal, rate = self._accepted(state, here, grad, rate)
             if self.adaptive_rate:
                 state.lr = rate / factor
+                if rate <= SMALLEST_RATE:
+                    return "the step was halved to nothing without lowering the objective"
             here = proposal.point
             state.theta = here.theta
             state.inner = proposal.inner
@@ -92,13 +95,14 @@ class FullBatch:
             else:
                 state.inner.t += 1
             state.epochs += 1
-            action = after_epoch(state, here.objective, state.solution())
+            action = after_epoch(state, here.objective, state.solution(), here.sums)
             if action == "stop":
                 break
             if action == "cut":
                 state.lr *= options.plateau_factor
                 if self.accelerated:
                     state.inner.momentum = 1.0
+        return None
 
     def _accepted(self, state, here, grad, rate):
         """Propose steps from ``here`` until one is accepted; return it and its rate."""

@@ -29,6 +29,13 @@ class MiniBatch:
         self.epochs = source.epochs(options.shuffle, options.shuffle_buffer, options.batch_size)
 
     def run(self, state, epochs, after_epoch):
+        """Run up to ``epochs`` epochs.
+
+        With a ``tol``, one full pass after each epoch gives the exact objective
+        and gradient at the reported parameters: the history holds exact
+        values, and convergence is judged on them. Without, the history holds
+        the mean of the batch losses during each epoch.
+        """
         problem, options = self.problem, self.options
         if math.isnan(state.watch.start):
             # Where the descent starts: divergence is judged against it.
@@ -50,7 +57,12 @@ class MiniBatch:
             state.epochs += 1
             problem.check_finite(theta, "descending", rate)
             reported = state.solution()
-            action = after_epoch(state, loss_sum / weight_total + problem.penalty(reported), reported)
+            if options.tol is None:
+                action = after_epoch(state, loss_sum / weight_total + problem.penalty(reported), reported)
+            else:
+                sums = problem.sums(reported)
+                problem.check_finite(sums, "descending", rate)
+                action = after_epoch(state, problem.objective(sums, reported), reported, sums)
             if action == "stop":
                 break
             if action == "cut":
@@ -62,6 +74,7 @@ class MiniBatch:
                 if problem.standardized:
                     raw[:] = problem.raw(theta)
                 inner.restart_average()
+        return None
 
 
 def run_unit(model, step, lr, average_start, rows, carry):

@@ -56,7 +56,7 @@ class LbfgsState:
 
 @dataclass
 class Watch:
-    """What divergence detection remembers across epochs and calls."""
+    """What convergence and divergence detection remember across epochs and calls."""
 
     #: The objective at the start of the descent (or of its first epoch).
     start: float = math.nan
@@ -64,6 +64,8 @@ class Watch:
     previous: float = math.inf
     #: Epochs in a row the objective rose.
     rises: int = 0
+    #: The optimality measure at the starting model, which ``tol`` is relative to.
+    scale: float = math.nan
 
 
 @dataclass

@@ -1,0 +1,100 @@
+"""What to tell a user whose fit did not converge or diverged: the fix most
+likely to help, judged from what the solver saw."""
+
+from dataclasses import replace
+
+import numpy as np
+
+from ..monitor import MAX_ITER
+from ..optimality import measure
+
+#: Column scales spread wider than this make descent without standardization crawl.
+SCALE_SPREAD = 1e3
+#: A fit whose objective still fell by this much (relative) over its last
+#: ``n_iter_no_change`` epochs was making progress when ``max_iter`` ended it.
+STILL_FALLING = 1e-9
+
+
+def reference_optimality(problem):
+    """The optimality measure at the starting model: zero weights, the intercept at its start.
+
+    ``tol`` is relative to it; never 0, so a model that starts at its optimum
+    converges at once.
+    """
+    theta = np.zeros(problem.n_params)
+    if problem.fit_intercept and problem.n_out == 1:
+        theta[problem.n_features] = problem.loss.start_intercept(problem.target_mean)
+    return max(measure(problem, theta, problem.sums(theta)), np.finfo(float).tiny)
+
+
+def automatic_rate(problem, options):
+    """The automatic rate for these data and settings (a few passes), or None for L-BFGS."""
+    from .start import base_rate
+
+    if options.optimizer == "lbfgs":
+        return None
+    return base_rate(problem, replace(options, learning_rate="auto"), np.zeros(problem.n_params))[0]
+
+
+def for_divergence(problem, options, rate):
+    """What to try after a divergence at ``rate``: never the setting the user already has."""
+    if options.learning_rate != "auto":
+        automatic = automatic_rate(problem, options)
+        return f"learning_rate='auto' (about {automatic:.3g} on these data) or a smaller learning_rate"
+    if not problem.standardized:
+        return f"standardize=True, or a learning_rate below {rate:.3g} (e.g. {rate / 10:.3g})"
+    return f"a learning_rate below the automatic {rate:.3g} (e.g. {rate / 10:.3g})"
+
+
+def for_convergence(problem, options, monitor, stall):
+    """The ConvergenceWarning's message: where the fit ended, how far it was, and the fix."""
+    history = monitor.history
+    reached = monitor.optimality[-1] if monitor.optimality else float("nan")
+    if monitor.reason == MAX_ITER:
+        where = f"stopped after max_iter={options.max_iter} epochs"
+    else:
+        where = f"stalled after {len(history)} epochs ({stall or 'the objective stopped decreasing'})"
+    status = (
+        f"{where} with the optimality measure at {reached:.3g} of its starting value, above tol={options.tol:g}"
+        if reached == reached
+        else f"{where} before meeting tol={options.tol:g}"
+    )
+    return f"{status}; {_fix(problem, options, monitor)}"
+
+
+def _fix(problem, options, monitor):
+    if not problem.standardized:
+        _, scale = problem.measuring_coordinates
+        spread = scale[scale > 0]
+        if spread.size and spread.max() > SCALE_SPREAD * spread.min():
+            return (
+                f"the feature scales differ by {spread.max() / spread.min():.2g}x: use standardize=True "
+                "(coef_ stays in the data's units)"
+            )
+    if not options.full_batch and options.schedule == "constant":
+        return "a constant rate keeps the mini-batch noise: schedule='plateau' (the default) cuts it"
+    if options.learning_rate != "auto":
+        return "try learning_rate='auto'"
+    if not problem.loss.smooth:
+        return (
+            f"loss={problem.loss.name!r} is not smooth: subgradient descent nears its optimum only slowly; "
+            "loss='log_loss' is a smooth classifier"
+        )
+    history = monitor.history
+    window = history[-options.n_iter_no_change - 1 :]
+    falling = len(window) > 1 and window[0] - window[-1] > STILL_FALLING * abs(window[0])
+    if not options.full_batch:
+        if monitor.reason == MAX_ITER and falling:
+            return (
+                f"the objective was still falling: raise max_iter (it was {options.max_iter}), or fit in full "
+                "batch (batch_size=None)"
+            )
+        return "mini-batch descent stops at its noise: full batch (batch_size=None) reaches the optimum exactly"
+    if problem.l1 == 0 and options.optimizer != "lbfgs":
+        return "optimizer='lbfgs' converges in far fewer epochs on smooth problems"
+    if monitor.reason == MAX_ITER and falling:
+        return f"the objective was still falling: raise max_iter (it was {options.max_iter})"
+    return (
+        "the objective cannot fall further in float64 here: the problem is very ill-conditioned "
+        "(collinear features); a penalty (penalty='l2') or a larger tol helps"
+    )
