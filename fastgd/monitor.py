@@ -53,7 +53,9 @@ class Monitor:
       watched as one descent.
     - Early stopping: with a ``validation`` problem, the fit stops once the
       mean validation loss has not reached a new best for ``n_iter_no_change``
-      epochs (never while it still falls); the best coefficients are restored.
+      epochs and its trend over them (a least-squares line) no longer falls:
+      a lucky epoch does not end a fit that is still improving. The best
+      coefficients are restored.
     - Callbacks: ``callback(epoch, objective, coef)`` returning True stops.
     """
 
@@ -132,7 +134,7 @@ class Monitor:
             self.improved = self._improves(validation, self.best_validation)
             self.validation_stalled = 0 if self.improved else self.validation_stalled + 1
             self.best_validation = min(self.best_validation, validation)
-            if self.validation_stalled >= patience:
+            if self.validation_stalled >= patience and not _falling(self.validation_history[-patience - 1 :]):
                 self.reason = EARLY_STOPPING
                 return STOP
         # An objective that keeps rising has not stalled; let it run into the
@@ -170,8 +172,7 @@ class Monitor:
                 f"the objective rose for {watch.rises} epochs in a row, from {best:.6g} to "
                 f"{objective:.6g}, with learning_rate={self.learning_rate:.6g}"
             )
-        scale = max(abs(watch.start), abs(best) if math.isfinite(best) else 0.0, 1e-300)
-        if objective > watch.start + DIVERGENCE_FACTOR * scale:
+        if objective > divergence_ceiling(watch.start, best):
             raise DivergenceError(
                 f"the objective rose from {watch.start:.6g} to {objective:.6g} with "
                 f"learning_rate={self.learning_rate:.6g}"
@@ -179,6 +180,22 @@ class Monitor:
 
     def _call(self, callback, objective, theta):
         return bool(callback(self.epoch, objective, coefficients(self.problem, theta)[0]))
+
+
+def _falling(values):
+    """Whether the least-squares line through ``values`` (one per epoch) slopes down."""
+    values = np.asarray(values, dtype=float)
+    steps = np.arange(len(values)) - (len(values) - 1) / 2.0
+    return float(steps @ (values - values.mean())) < -PLATEAU_RTOL * abs(values.mean()) * float(steps @ steps)
+
+
+def divergence_ceiling(start, lowest):
+    """The objective above which a descent that started at ``start`` and reached
+    ``lowest`` has diverged: ``DIVERGENCE_FACTOR`` times the larger of their
+    magnitudes above the start (a descent that never fell below its start is
+    judged against the start alone)."""
+    reached = min(lowest, start) if math.isfinite(lowest) else start
+    return start + DIVERGENCE_FACTOR * max(abs(start), abs(reached), 1e-300)
 
 
 def coefficients(problem, theta):

@@ -174,6 +174,7 @@ class Problem:
     def target_mean(self):
         """Weighted mean of the (encoded) target, from one pass."""
         sums = self.sums(np.zeros(self.n_features + 1), losses.SQUARED_ERROR, 1)
+        self.check_finite(sums, "measuring the target")
         d = self.n_features
         return -sums[d] / sums[d + 2]
 

@@ -9,6 +9,8 @@ def loss_terms(p, y, loss):
         return 0.5 * (p - y) ** 2
     if loss == "log_loss":
         return np.logaddexp(0.0, -y * p)
+    if loss == "poisson":
+        return np.exp(p) - y * p
     raise ValueError(loss)
 
 

@@ -81,7 +81,8 @@ def settings(estimator):
     batch_size = estimator.batch_size
     if batch_size is not None:
         batch_size = check_integer(batch_size, "batch_size", low=1)
-    optimizer = _optimizer(estimator.optimizer, batch_size, loss, alpha * l1_share > 0)
+    learning_rate = _learning_rate(estimator.learning_rate)
+    optimizer = _optimizer(estimator.optimizer, batch_size, loss, alpha * l1_share > 0, learning_rate)
     schedule = _schedule(estimator.schedule, batch_size, optimizer, loss)
     line_search = check_boolean(estimator.line_search, "line_search")
     if line_search and (batch_size is not None or optimizer not in ("sgd", "accelerated", "lbfgs")):
@@ -102,7 +103,7 @@ def settings(estimator):
         raise ValueError("early_stopping=True needs a tol (a number or 'auto'), got tol=None")
     options = Options(
         batch_size=batch_size,
-        learning_rate=_learning_rate(estimator.learning_rate),
+        learning_rate=learning_rate,
         optimizer=optimizer,
         schedule=schedule,
         line_search=line_search,
@@ -136,17 +137,18 @@ def settings(estimator):
     )
 
 
-def _optimizer(optimizer, batch_size, loss, l1):
+def _optimizer(optimizer, batch_size, loss, l1, learning_rate):
     if not isinstance(optimizer, str) or optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(map(repr, OPTIMIZERS))}")
     if optimizer == "auto":
         # Fastest measured to a tight optimum: L-BFGS on smooth problems, FISTA
-        # with an L1 penalty, subgradient descent on the hinge's kink.
+        # with an L1 penalty (or a given learning_rate, which L-BFGS would
+        # not use), subgradient descent on the hinge's kink.
         if batch_size is not None:
             return "asgd"
         if not loss.smooth:
             return "sgd"
-        return "accelerated" if l1 else "lbfgs"
+        return "accelerated" if l1 or learning_rate != "auto" else "lbfgs"
     if optimizer in SOLVERS and batch_size is not None:
         raise ValueError(
             f"optimizer={optimizer!r} needs full-batch descent (batch_size=None), got batch_size={batch_size}"

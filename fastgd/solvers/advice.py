@@ -71,6 +71,13 @@ def _fix(problem, options, monitor):
                 f"the feature scales differ by {spread.max() / spread.min():.2g}x: use standardize=True "
                 "(coef_ stays in the data's units)"
             )
+    history = monitor.history
+    unpenalized = problem.l2 == 0 and problem.l1 == 0
+    if problem.loss.classification and unpenalized and history and history[-1] < 1e-3 * monitor.watch.start:
+        return (
+            "the training loss is falling towards 0: the classes look separable, and without a penalty "
+            "the optimum lies at infinity; add one (penalty='l2', alpha=1e-4, say)"
+        )
     if not options.full_batch and options.schedule == "constant":
         return "a constant rate keeps the mini-batch noise: schedule='plateau' (the default) cuts it"
     if options.learning_rate != "auto":
@@ -80,7 +87,6 @@ def _fix(problem, options, monitor):
             f"loss={problem.loss.name!r} is not smooth: subgradient descent nears its optimum only slowly; "
             "loss='log_loss' is a smooth classifier"
         )
-    history = monitor.history
     window = history[-options.n_iter_no_change - 1 :]
     falling = len(window) > 1 and window[0] - window[-1] > STILL_FALLING * abs(window[0])
     if not options.full_batch:

@@ -9,10 +9,10 @@ Each epoch proposes a step and accepts it unless it raises the objective (or,
 with ``line_search``, fails the sufficient decrease on the smooth part).
 A rejected proposal is retaken with one remedy, in this order: without the
 extrapolation (FISTA's adaptive restart), with the rule's velocity reset, at
-half the rate (where the rate adapts: the automatic rate of a plain step, or
-line search). A plain step at rate ``1/L`` cannot raise a smooth objective,
-so a rise means ``L`` was underestimated. Without a remedy left, the step is
-accepted and divergence detection judges it.
+half the rate (where the rate adapts: the automatic rate, or line search).
+A plain step at rate ``1/L`` cannot raise a smooth objective, so a rise
+means ``L`` was underestimated. A given rate is never changed: without a
+remedy left, the step is accepted and divergence detection judges it.
 """
 
 import math
@@ -68,8 +68,10 @@ class FullBatch:
             options.beta2, options.eps, *problem.weights,
         )
         rule = options.rule
-        monotone = self.accelerated or rule.monotone
-        self.adaptive_rate = (options.learning_rate == "auto" and monotone) or options.line_search
+        # The automatic rate is an estimate: a step that still raises the
+        # objective once momentum is gone halves it (an adaptive rule's first
+        # steps, before its averages settle, can be far longer than the rate).
+        self.adaptive_rate = options.learning_rate == "auto" or options.line_search
         self.velocity = None if rule is None else rule.velocity
 
     def run(self, state, epochs, after_epoch):
@@ -78,6 +80,8 @@ class FullBatch:
         descent stalled, or None."""
         problem, options = self.problem, self.options
         here = self._evaluate(state.theta, "evaluating the starting point")
+        if math.isnan(state.watch.start):
+            state.watch.start = here.objective  # divergence is judged against it
         for _ in range(epochs):
             factor = schedule_factor(options, state.epochs + 1)
             rate = state.lr * factor * (LINE_SEARCH_GROWTH if options.line_search else 1.0)

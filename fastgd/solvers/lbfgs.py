@@ -6,6 +6,8 @@ backtracking until the Armijo condition holds (each trial one pass). The
 penalty, smooth here (L2 only), is part of objective and gradient.
 """
 
+import math
+
 import numpy as np
 
 #: Curvature pairs L-BFGS keeps at most (measured on real data: 10 pairs
@@ -33,6 +35,8 @@ class Lbfgs:
         sums = problem.sums(theta)
         problem.check_finite(sums, "evaluating the starting point")
         f = problem.objective(sums, theta)
+        if math.isnan(state.watch.start):
+            state.watch.start = f  # divergence is judged against it
         grad = problem.gradient(sums) + l2w * theta
         pairs = state.inner.pairs
         memory = int(min(LBFGS_MEMORY, max(3, LBFGS_MEMORY_BYTES // (16 * theta.shape[0]))))

@@ -4,9 +4,15 @@ buffer for streamed data, per partition for Dask)."""
 import functools
 import math
 
+import numpy as np
+
 from ..optim.epoch import Model, minibatch_epoch
 from ..optim.rules import Step
+from ..monitor import divergence_ceiling
 from .options import schedule_factor
+
+#: Epochs an automatic rate may retake at half the rate, in a whole descent.
+MAX_RETAKES = 60
 
 
 class MiniBatch:
@@ -35,6 +41,12 @@ class MiniBatch:
         and gradient at the reported parameters: the history holds exact
         values, and convergence is judged on them. Without, the history holds
         the mean of the batch losses during each epoch.
+
+        Under the automatic rate an epoch that diverges (non-finite
+        parameters, or an objective ``DIVERGENCE_FACTOR`` times its start
+        above it) is undone and retaken at half the rate: the rate bounds
+        from the data are estimates, and losses such as Poisson's have no
+        bound at all.
         """
         problem, options = self.problem, self.options
         if math.isnan(state.watch.start):
@@ -42,10 +54,12 @@ class MiniBatch:
             state.watch.start = problem.objective(problem.sums(state.theta), state.theta)
         theta = state.theta
         raw = problem.raw(theta).copy() if problem.standardized else theta
-        for _ in range(epochs):
+        retaken = 0
+        while epochs > 0:
             inner = state.inner
             if self.rule.averaging and state.epochs >= 1 and math.isinf(inner.average_start):
                 inner.average_start = float(inner.t)  # average from the second epoch on
+            before = (theta.copy(), inner.copy(), state.rng.bit_generator.state) if self.backtracks else None
             rate = state.lr * schedule_factor(options, state.epochs + 1)
             unit = functools.partial(run_unit, self.model, self.step, rate, float(inner.average_start))
             carry = (theta, raw, inner.slots, inner.t, 0.0, 0.0)
@@ -54,15 +68,25 @@ class MiniBatch:
             theta[:] = new_theta
             raw[:] = new_raw
             inner.slots[...] = slots
+            reported = state.solution()
+            sums = None if options.tol is None else problem.sums(reported)
+            objective = (
+                loss_sum / weight_total + problem.penalty(reported) if sums is None else problem.objective(sums, reported)
+            )
+            if before is not None and self._diverged(state, theta, objective) and retaken < MAX_RETAKES:
+                # Undo the epoch (the same rows in the same order) and halve the rate.
+                theta[:], state.inner, state.rng.bit_generator.state = before
+                if problem.standardized:
+                    raw[:] = problem.raw(theta)
+                state.lr *= 0.5
+                retaken += 1
+                continue
+            epochs -= 1
             state.epochs += 1
             problem.check_finite(theta, "descending", rate)
-            reported = state.solution()
-            if options.tol is None:
-                action = after_epoch(state, loss_sum / weight_total + problem.penalty(reported), reported)
-            else:
-                sums = problem.sums(reported)
+            if sums is not None:
                 problem.check_finite(sums, "descending", rate)
-                action = after_epoch(state, problem.objective(sums, reported), reported, sums)
+            action = after_epoch(state, objective, reported, sums)
             if action == "stop":
                 break
             if action == "cut":
@@ -73,8 +97,18 @@ class MiniBatch:
                 theta[:] = reported
                 if problem.standardized:
                     raw[:] = problem.raw(theta)
-                inner.restart_average()
+                state.inner.restart_average()
         return None
+
+    @property
+    def backtracks(self):
+        return self.options.learning_rate == "auto"
+
+    @staticmethod
+    def _diverged(state, theta, objective):
+        if not (math.isfinite(objective) and np.all(np.isfinite(theta))):
+            return True
+        return objective > divergence_ceiling(state.watch.start, state.watch.lowest)
 
 
 def run_unit(model, step, lr, average_start, rows, carry):
