@@ -136,8 +136,10 @@ def make_data(n, d, dtype, seed=0):
 
 def plain_epochs(X, y, lr=None, **params):
     """Factory of full-batch plain-descent fits at a fixed rate (no setup passes)."""
-    lr = lr or fastgd.GDRegressor(max_iter=3).fit(X[:50_000], y[:50_000]).learning_rate_
-    return lambda n: fastgd.GDRegressor(optimizer="sgd", learning_rate=lr, max_iter=n, tol=None, **params)
+    lr = lr or fastgd.GDRegressor(optimizer="sgd", standardize=False, max_iter=3).fit(X[:50_000], y[:50_000]).learning_rate_
+    return lambda n: fastgd.GDRegressor(
+        optimizer="sgd", learning_rate=lr, max_iter=n, tol=None, standardize=False, **params
+    )
 
 
 def limits(report, X, y, args):
@@ -192,7 +194,8 @@ def minibatch(report, X, y, args):
 
     def factory(shuffle):
         return lambda k: fastgd.GDRegressor(
-            batch_size=256, shuffle=shuffle, optimizer="sgd", learning_rate=lr, max_iter=k, tol=None, random_state=0
+            batch_size=256, shuffle=shuffle, optimizer="sgd", learning_rate=lr, max_iter=k, tol=None, random_state=0,
+            standardize=False,
         )
 
     report.measure("fastgd mini-batch epoch, exact shuffle", per_epoch(factory("exact"), (X, y), 2), SERIAL, 4.0)
@@ -246,7 +249,7 @@ def solution(report, X, y, args):
     def logistic_objective(coef, intercept):
         return np.mean(np.logaddexp(0.0, -signs * (X64 @ coef + intercept))) + 0.5 * alpha * coef @ coef
 
-    tight = fastgd.GDClassifier(penalty="l2", alpha=alpha, tol=0, optimizer="lbfgs").fit(X, labels)
+    tight = fastgd.GDClassifier(penalty="l2", alpha=alpha, tol=1e-9, optimizer="lbfgs").fit(X, labels)
     best = logistic_objective(tight.coef_, tight.intercept_)
     runs = max(1, args.repeat // 2)
     fits = {}

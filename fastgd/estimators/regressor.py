@@ -32,18 +32,21 @@ class GDRegressor(GDBase):
     alpha : float, penalty strength (ignored when ``penalty=None``)
     l1_ratio : float in [0, 1], the L1 share of ``"elasticnet"``
     fit_intercept : bool
-    standardize : bool
+    standardize : "auto" or bool
         Descend in the coordinates of standardized columns (means and
         standard deviations from one extra pass; X is never rescaled). The
         objective is unchanged, penalty included, and ``coef_`` is in the
         data's units; badly scaled features stop slowing descent down. A
-        column of zero variance gets coefficient 0 and a warning.
+        column of zero variance gets coefficient 0 and a warning. "auto" (the
+        default) standardizes.
     batch_size : int or None
         None for full-batch descent, B for mini-batches of B rows, 1 for
         stochastic descent.
     optimizer : {"auto", "accelerated", "lbfgs", "sgd", "asgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"}
-        "auto" is "accelerated" in full batch (plain "sgd" for non-smooth
-        losses) and "asgd" for mini-batches. "accelerated" is Nesterov's
+        "auto" is, in full batch, "lbfgs" for smooth problems (no L1 share,
+        ``learning_rate="auto"``), "accelerated" with an L1 share or a given
+        rate, and plain "sgd" for the hinge; "asgd" for mini-batches.
+        "accelerated" is Nesterov's
         method (FISTA, proximal with L1) with adaptive restart, full batch
         only. "lbfgs" is limited-memory BFGS with a backtracking line search,
         full batch, smooth losses and penalties only: usually the fewest
@@ -54,35 +57,40 @@ class GDRegressor(GDBase):
     learning_rate : "auto" or float
         "auto" takes ``1/L`` in full batch, where ``L`` is the Lipschitz
         constant of the gradient (power iteration on ``X1.T X1 / m`` times the
-        loss's curvature bound, plus the L2 share), halving it if a step ever
-        raises the objective. Mini-batches take ``0.5 / L_B`` with
-        ``L_B = L + (L_max - L)/B``, ``L_max`` the largest per-row constant.
-        Momentum rules take ``1 - momentum`` times that; adaptive rules that
-        times the RMS of the first gradient. A float fixes the rate.
+        loss's curvature bound), halving it whenever a step still raises the
+        objective. Mini-batches take ``0.5 / L_B`` with
+        ``L_B = L + (L_max - L)/B``, ``L_max`` the largest per-row constant,
+        and retake at half the rate an epoch that diverges. Momentum rules
+        take ``1 - momentum`` times that; adaptive rules that times the RMS of
+        the first gradient. A float fixes the rate (L-BFGS ignores it).
     schedule : {"auto", "constant", "invscaling", "exponential", "cosine", "plateau"}
         How the rate changes: ``lr / t**power_t`` per step (per epoch in full
         batch), ``lr * lr_decay**epoch``, a cosine from ``lr`` to 0 over
         ``max_iter`` epochs, or times ``plateau_factor`` whenever the objective
         stalls for ``n_iter_no_change`` epochs (the fit then ends when a cut no
-        longer helps). "auto" is "constant" for full-batch "accelerated" and
-        "sgd" on smooth losses, "plateau" otherwise.
+        longer lowers the median objective). "auto" is "constant" for
+        full-batch "lbfgs", "accelerated" and "sgd" on smooth losses,
+        "plateau" otherwise.
     line_search : bool
         Backtracking (Armijo) on every full-batch step, from twice the last
         accepted rate.
     momentum, beta1, beta2, eps, power_t, lr_decay, plateau_factor : float
     max_iter : int, epochs at most
     tol : "auto", float or None
-        Stop when the objective has not improved on its best by more than
-        ``tol`` (relative) for ``n_iter_no_change`` epochs. "auto" is 1e-10
-        in full batch (1e-6 for the hinge) and 1e-4 for mini-batches. 0 runs
-        until the objective stops decreasing at all; None runs ``max_iter``
-        epochs.
+        The fit has converged when the largest violation of the optimality
+        conditions, in standardized units, is at most ``tol`` times its value
+        at the starting model (see :mod:`fastgd.optimality`). "auto" is 1e-7
+        in full batch and 1e-3 for mini-batches. None runs ``max_iter`` epochs
+        without judging convergence. A fit that stalls (a failed line search,
+        ``n_iter_no_change`` epochs without progress in the objective or the
+        measure) or reaches ``max_iter`` first warns once, naming the fix.
     n_iter_no_change : int
     early_stopping : bool
         Hold out ``validation_fraction`` of the rows (drawn from
         ``random_state``, block by block) and stop when their mean loss has
-        not improved by ``tol`` for ``n_iter_no_change`` epochs; the best
-        coefficients are restored.
+        made no new best for ``n_iter_no_change`` epochs and no longer trends
+        down; the best coefficients are restored (``stop_reason_`` is then
+        "early_stopping", ``converged_`` False).
     validation_fraction : float in (0, 1)
     shuffle : bool, "exact" or "block"
         How mini-batch epochs order the rows (a fresh order every epoch).
@@ -112,13 +120,22 @@ class GDRegressor(GDBase):
     coef_ : ndarray of shape (n_features,)
     intercept_ : float
     n_iter_ : int, epochs run
-    loss_history_ : ndarray, the objective after each epoch (for mini-batches,
-        the mean batch loss during the epoch at the reported coefficients)
+    loss_history_ : ndarray, the objective after each epoch, at the
+        reported coefficients (for mini-batches with ``tol=None``, the mean
+        batch loss during the epoch)
     validation_loss_history_ : ndarray, with early stopping
-    converged_ : bool
+    converged_ : bool, whether ``optimality_ <= tol``
+    optimality_ : float, the optimality measure at the end, relative to the
+        starting model's (NaN where not measured: ``tol=None``, ``partial_fit``)
+    stop_reason_ : str or None, why the fit ended: "converged", "stalled",
+        "max_iter", "early_stopping", "callback" or "interrupted"
     interrupted_ : bool, whether Ctrl-C stopped the fit (a ``KeyboardInterrupt``
         inside ``fit`` keeps the last completed epoch's coefficients, then
         propagates)
+    learning_rate_ : float, the base rate at the end
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str, when fitted on named columns
+    feature_mean_, feature_scale_ : ndarray, with standardization
 
     Notes
     -----
@@ -127,10 +144,6 @@ class GDRegressor(GDBase):
     it pickles small and releases memory maps and Dask partitions after
     ``fit``. Every call reads the parameters again; a call that fails
     (divergence, bad data) leaves the estimator as it was.
-    learning_rate_ : float, the base rate at the end
-    n_features_in_ : int
-    feature_names_in_ : ndarray of str, when fitted on named columns
-    feature_mean_, feature_scale_ : ndarray, with ``standardize=True``
     """
 
     _LOSSES = losses.REGRESSION

@@ -1,6 +1,7 @@
 """What to tell a user whose fit did not converge or diverged: the fix most
 likely to help, judged from what the solver saw."""
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -10,6 +11,8 @@ from ..optimality import measure
 
 #: Column scales spread wider than this make descent without standardization crawl.
 SCALE_SPREAD = 1e3
+#: An optimality measure this small is at the rounding of float64 sums.
+ROUNDING = 1e-8
 #: A fit whose objective still fell by this much (relative) over its last
 #: ``n_iter_no_change`` epochs was making progress when ``max_iter`` ended it.
 STILL_FALLING = 1e-9
@@ -100,6 +103,12 @@ def _fix(problem, options, monitor):
         return "optimizer='lbfgs' converges in far fewer epochs on smooth problems"
     if monitor.reason == MAX_ITER and falling:
         return f"the objective was still falling: raise max_iter (it was {options.max_iter})"
+    reached = monitor.optimality[-1] if monitor.optimality else math.nan
+    if reached <= ROUNDING:
+        return (
+            f"tol={options.tol:g} is finer than float64 sums resolve on these data: the fit is as close "
+            "to the optimum as it can get; use a larger tol"
+        )
     return (
         "the objective cannot fall further in float64 here: the problem is very ill-conditioned "
         "(collinear features); a penalty (penalty='l2') or a larger tol helps"
