@@ -35,9 +35,6 @@ class Loss:
     #: starts at ``log(mean(y))``.
     log_link: bool = False
 
-    def kernel_code(self):
-        return self.code
-
     def curvature(self, target_mean):
         """The curvature bound, or for an unbounded loss its value at the start.
 

@@ -70,12 +70,13 @@ def test_lbfgs_without_standardization_says_it_stalled_and_names_standardize():
     assert len(warned) == 1 and "use standardize=True" in str(warned[0].message)
 
 
-def test_a_rate_too_large_for_a_classifier_raises_naming_one_that_works():
+@pytest.mark.parametrize("rate", [0.01, 0.001])
+def test_a_rate_too_large_for_a_classifier_raises_naming_one_that_works(rate):
     from sklearn.datasets import load_breast_cancer
 
-    X, y = load_breast_cancer(return_X_y=True)
-    model = fastgd.GDClassifier(learning_rate=0.001, standardize=False)
-    with pytest.raises(fastgd.DivergenceError, match=r"learning_rate=0.001; try learning_rate='auto' \(about [0-9.e-]+"):
+    X, y = load_breast_cancer(return_X_y=True)  # unscaled: the log loss rose to 76 and "converged"
+    model = fastgd.GDClassifier(learning_rate=rate, standardize=False)
+    with pytest.raises(fastgd.DivergenceError, match=rf"learning_rate={rate:g}; try learning_rate='auto' \(about [0-9.e-]+"):
         model.fit(X, y)
     assert not hasattr(model, "coef_")
 
