@@ -87,6 +87,13 @@ def check_target(y, n_rows, name="y"):
         raise ValueError(f"{name} must be 1-D, got an array of shape {y.shape}")
     if y.shape[0] != n_rows:
         raise ValueError(f"X has {n_rows} rows but {name} has {y.shape[0]}; they must match")
+    if y.dtype.kind == "O":
+        missing = np.flatnonzero([v is None or (isinstance(v, float) and math.isnan(v)) for v in y])
+        if missing.size:
+            raise ValueError(
+                f"{name} has {missing.size} missing value{'s' if missing.size > 1 else ''} (None or NaN), "
+                f"the first at row {missing[0]}; remove those rows or fill them in"
+            )
     return y
 
 

@@ -7,8 +7,8 @@ and keeps its traceback.
 
 import argparse
 import csv
-import inspect
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -16,6 +16,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from .cli_options import add_estimator_options, estimator_parameters
+from .cli_progress import Progress, StatusLine, one_line_warnings
+from .plot import outcome
 
 EPILOG_FIT = """\
 examples:
@@ -27,16 +31,19 @@ examples:
   fastgd fit X.npy --target y.npy --out model.json
 
 Every GDRegressor / GDClassifier parameter is an option of the same name
-(underscores as dashes). Values: numbers, true/false, none, auto, or JSON
-(for --class-weight). A classification loss (log_loss, hinge) fits a
-GDClassifier. Ctrl-C stops after the current epoch and writes the model so
-far, marked as not converged (exit status 130).
+(underscores as dashes), listed below with its values. A classification loss
+(log_loss, hinge) fits a GDClassifier. Non-numeric columns are left out of
+the features, with a warning naming them. On a terminal a status line shows
+the setup, then each epoch's objective, its relative change and rows/s.
+Ctrl-C stops after the current epoch and writes the model so far, marked as
+interrupted (exit status 130).
 """
 
 EPILOG_PREDICT = """\
 examples:
   fastgd predict model.json new.parquet --out predictions.parquet
   fastgd predict model.json new.csv --out predictions.csv --proba
+  fastgd predict model.json new.csv --out - | head
 
 Columns are matched to the model's features by name. Predictions are written
 block by block, so memory stays bounded whatever the size of DATA.
@@ -60,12 +67,10 @@ examples:
   fastgd demo --rows 200000 --features 20 --format parquet --out-dir /tmp/demo
 """
 
-#: Estimator parameters the command line leaves out: no meaning for a file.
-_NOT_OPTIONS = {"callbacks", "warm_start"}
-#: Options that take true, false or auto (a bare flag means true).
-_BOOLEAN_OR_AUTO = {"standardize"}
 #: Exit status after Ctrl-C, as a shell reports it.
 INTERRUPTED = 130
+#: Exit status when stdout is closed early (``fastgd info m.json | head``), as if killed by SIGPIPE.
+BROKEN_PIPE = 141
 
 
 class UserError(Exception):
@@ -77,9 +82,17 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from . import DivergenceError, ModelFileError
 
+    status = StatusLine()
     try:
-        return args.run(args)
-    except (UserError, ValueError, TypeError, FileNotFoundError, ImportError, ModelFileError, DivergenceError) as error:
+        with one_line_warnings(status):
+            return args.run(args, status)
+    except BrokenPipeError:
+        # The reader has gone: say nothing more, and keep Python from failing
+        # to flush the closed pipe at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE
+    except (UserError, ValueError, TypeError, OSError, ImportError, ModelFileError, DivergenceError) as error:
+        status.finish()
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"fastgd: error: {message}", file=sys.stderr)
         return 2
@@ -106,21 +119,21 @@ def build_parser():
     fit.add_argument("--plot", metavar="PNG", help="write the learning curve here (needs fastgd[plot])")
     fit.add_argument("--history", metavar="CSV", help="write the per-epoch history here")
     fit.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
-    _estimator_options(fit)
+    add_estimator_options(fit)
     fit.set_defaults(run=_fit)
 
     predict = commands.add_parser("predict", help="predict with a saved model", epilog=EPILOG_PREDICT, formatter_class=raw,
                                   description="Predict DATA with MODEL, block by block.")
     predict.add_argument("model", metavar="MODEL.json")
     predict.add_argument("data", metavar="DATA")
-    predict.add_argument("--out", required=True, metavar="FILE", help="predictions: .parquet, .csv or .npy")
+    predict.add_argument("--out", required=True, metavar="FILE", help="predictions: .parquet, .csv or .npy; - writes CSV to stdout")
     predict.add_argument("--proba", action="store_true", help="also write class probabilities (classifiers with log_loss)")
     predict.set_defaults(run=_predict)
 
     info = commands.add_parser("info", help="describe a saved model", epilog=EPILOG_INFO, formatter_class=raw,
                                description="Print a saved model: loss, penalty, features, coefficients, training.")
     info.add_argument("model", metavar="MODEL.json")
-    info.add_argument("--top", type=int, default=10, metavar="K", help="coefficients shown, largest first (default 10)")
+    info.add_argument("--top", type=_count, default=10, metavar="K", help="coefficients shown, largest first (default 10)")
     info.set_defaults(run=_info)
 
     demo = commands.add_parser("demo", help="train on a built-in generated problem", epilog=EPILOG_DEMO, formatter_class=raw,
@@ -137,62 +150,21 @@ def build_parser():
     return parser
 
 
-def _estimator_options(parser):
-    from .linear_model import GDClassifier, GDRegressor
-
-    group = parser.add_argument_group("estimator options (defaults as in GDRegressor / GDClassifier)")
-    defaults = {}
-    for cls in (GDRegressor, GDClassifier):
-        for name, p in inspect.signature(cls.__init__).parameters.items():
-            if name != "self" and name not in _NOT_OPTIONS:
-                defaults.setdefault(name, p.default)
-    defaults["loss"] = "squared_error"
-    for name, default in sorted(defaults.items()):
-        flag = "--" + name.replace("_", "-")
-        if isinstance(default, bool) or name in _BOOLEAN_OR_AUTO:
-            kind = _boolean_or_auto if name in _BOOLEAN_OR_AUTO else _boolean
-            group.add_argument(flag, dest=name, nargs="?", const=True, type=kind, default=argparse.SUPPRESS,
-                               metavar="BOOL", help=f"(default {default})")
-        else:
-            group.add_argument(flag, dest=name, type=_value, default=argparse.SUPPRESS, metavar="VALUE",
-                               help=f"(default {default!r})")
-
-
-def _value(text):
-    """An option value: none, true/false, a number, JSON, or the text itself."""
-    lowered = text.lower()
-    if lowered in ("none", "null"):
-        return None
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for convert in (int, float):
-        try:
-            return convert(text)
-        except ValueError:
-            pass
-    if text[:1] in "{[":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as error:
-            raise argparse.ArgumentTypeError(f"invalid JSON {text!r}: {error}") from None
-    return text
-
-
-def _boolean_or_auto(text):
-    return "auto" if text.lower() == "auto" else _boolean(text)
-
-
-def _boolean(text):
-    value = _value(text)
-    if not isinstance(value, bool):
-        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+def _count(text):
+    """A whole number >= 0 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
     return value
 
 
 def _estimator(args):
     from .linear_model import GDClassifier, GDRegressor
 
-    params = {k: v for k, v in vars(args).items() if k in set(GDRegressor._param_names()) | {"class_weight"}}
+    params = {k: v for k, v in vars(args).items() if k in estimator_parameters()}
     classify = params.get("loss", "squared_error") in GDClassifier._LOSSES
     if "class_weight" in params and not classify:
         raise UserError("--class-weight needs a classification loss (log_loss or hinge)")
@@ -200,40 +172,11 @@ def _estimator(args):
     return cls(**params)
 
 
-class _Progress:
-    """A per-epoch progress bar (tqdm) as a fit callback; Ctrl-C asks it to stop."""
-
-    def __init__(self, total, rows, quiet):
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(total=total, unit="epoch", file=sys.stderr, disable=quiet or not sys.stderr.isatty(),
-                        dynamic_ncols=True)
-        self.rows = rows
-        self.stop = False
-        self._clock = time.perf_counter()
-
-    def __call__(self, epoch, objective, coef):
-        now = time.perf_counter()
-        elapsed, self._clock = now - self._clock, now
-        self.bar.set_postfix(objective=f"{objective:.6g}", epoch_s=f"{elapsed:.3f}",
-                             rows_s=f"{self.rows / max(elapsed, 1e-12):.3g}", refresh=False)
-        self.bar.update(1)
-        return self.stop
-
-    def interrupt(self, signum, frame):
-        if self.stop:  # a second Ctrl-C: stop at once, mid-epoch
-            raise KeyboardInterrupt
-        self.stop = True
-        self.bar.write("fastgd: stopping after this epoch (Ctrl-C again to stop now)", file=sys.stderr)
-
-    def close(self):
-        self.bar.close()
-
-
-def _train(estimator, dataset, quiet):
-    """Fit with a progress bar; Ctrl-C stops after the current epoch. Returns
-    whether the fit was interrupted."""
-    progress = _Progress(estimator.max_iter if isinstance(estimator.max_iter, int) else None, dataset.n_rows, quiet)
+def _train(estimator, dataset, status, quiet):
+    """Fit, showing progress; Ctrl-C stops after the current epoch. Returns
+    whether the fit was interrupted and the seconds it took."""
+    progress = Progress(status if not quiet else StatusLine(enabled=False), dataset.n_rows,
+                        f"{type(estimator).__name__} on {dataset.n_rows:,} rows x {dataset.n_features} features")
     estimator.set_params(callbacks=[progress])
     previous = signal.signal(signal.SIGINT, progress.interrupt)
     interrupted = False
@@ -251,23 +194,27 @@ def _train(estimator, dataset, quiet):
         interrupted = True
         estimator.converged_ = False
         estimator.interrupted_ = True
-    return interrupted
+    return interrupted, progress.seconds
 
 
-def _fit(args):
+def _fit(args, status):
     from . import open_dataset
     from .estimators.settings import settings as checked_settings
 
     estimator = _estimator(args)
     checked_settings(estimator)
     target_file = args.target if str(args.target).lower().endswith(".npy") else None
-    _never_overwrite([args.data, target_file], [args.out, args.plot, args.history])
+    outputs = {"--out": args.out, "--plot": args.plot, "--history": args.history}
+    _check_outputs(outputs)
+    _never_overwrite([args.data, target_file], outputs.values())
     if args.plot:
         from .plot import require_matplotlib
 
         require_matplotlib()
+    if not args.quiet:
+        status.show(f"opening {args.data}")
     dataset = open_dataset(args.data, target=args.target, features=args.features, weight=args.weight)
-    interrupted = _train(estimator, dataset, args.quiet)
+    interrupted, seconds = _train(estimator, dataset, status, args.quiet)
     estimator.save(args.out)
     if args.history:
         _write_history(estimator, args.history)
@@ -276,15 +223,32 @@ def _fit(args):
 
         plot_history(estimator, args.plot)
     if not args.quiet:
-        state = "interrupted" if interrupted else ("converged" if estimator.converged_ else "not converged")
-        print(f"wrote {args.out}: {type(estimator).__name__}, {estimator.n_iter_} epochs, {state}, "
-              f"objective {estimator.loss_history_[-1]:.10g}")
+        print(f"wrote {args.out}: {type(estimator).__name__}, {dataset.n_features} features, "
+              f"{dataset.n_rows:,} rows, {estimator.n_iter_} epochs in {seconds:.2f} s, "
+              f"{outcome(estimator)}, objective {estimator.loss_history_[-1]:.10g}")
     return INTERRUPTED if interrupted else 0
+
+
+def _check_outputs(outputs):
+    """Refuse, before any work, an output that cannot be written: ``{option: path or None}``."""
+    for option, out in outputs.items():
+        if out is None or out == "-":
+            continue
+        path = Path(out)
+        directory = path.parent
+        if path.is_dir():
+            raise UserError(f"{option} '{out}' is a directory; give a file name")
+        if not directory.is_dir():
+            raise UserError(f"{option} '{out}': no directory '{directory}'; create it first")
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise UserError(f"{option} '{out}': directory '{directory}' is not writable")
 
 
 def _never_overwrite(inputs, outputs):
     """Refuse an output path that is an input file or lies inside an input directory."""
-    for out in filter(None, outputs):
+    for out in outputs:
+        if out is None or out == "-":
+            continue
         target = Path(out).resolve()
         for given in filter(None, inputs):
             source = Path(given).resolve()
@@ -301,19 +265,20 @@ def _write_history(estimator, path):
             writer.writerow([epoch, repr(float(value))] + ([repr(float(validation[epoch - 1]))] if validation is not None else []))
 
 
-def _predict(args):
+def _predict(args, status):
     from . import load, open_dataset
 
+    out = Path(args.out)
+    if args.out != "-" and out.suffix.lower() not in (".parquet", ".csv", ".npy"):
+        raise UserError(f"--out must end in .parquet, .csv or .npy (or be - for CSV on stdout), got '{out}'")
+    _check_outputs({"--out": args.out})
     _never_overwrite([args.data, args.model], [args.out])
     model = load(args.model)
-    out = Path(args.out)
-    if out.suffix.lower() not in (".parquet", ".csv", ".npy"):
-        raise UserError(f"--out must end in .parquet, .csv or .npy, got '{out}'")
     if args.proba and not (model._estimator_type == "classifier" and model.loss == "log_loss"):
         raise UserError("--proba needs a classifier fitted with loss='log_loss'")
     dataset = open_dataset(args.data)
     blocks = ((start, _prediction_columns(model, decision, args.proba)) for start, decision in model._decision_blocks(dataset))
-    rows = _write_predictions(out, blocks, dataset.n_rows)
+    rows = _write_predictions(None if args.out == "-" else out, blocks, dataset.n_rows)
     return 0 if rows == dataset.n_rows else 1
 
 
@@ -335,14 +300,14 @@ def _prediction_columns(model, decision, proba):
 
 
 def _write_predictions(out, blocks, n_rows):
-    """Write the blocks of named columns to ``out``; return the rows written."""
+    """Write the blocks of named columns to ``out`` (None: CSV on stdout); return the rows written."""
     import pyarrow as pa
 
     written = 0
     writer = None
     try:
         for start, columns in blocks:
-            if out.suffix.lower() == ".npy":
+            if out is not None and out.suffix.lower() == ".npy":
                 values = np.column_stack(list(columns.values())) if len(columns) > 1 else next(iter(columns.values()))
                 values = values.astype(str) if values.dtype == object else values
                 if writer is None:
@@ -352,7 +317,12 @@ def _write_predictions(out, blocks, n_rows):
                 continue
             table = pa.table({name: pa.array(values) for name, values in columns.items()})
             if writer is None:
-                if out.suffix.lower() == ".parquet":
+                if out is None:
+                    import pyarrow.csv as pacsv
+
+                    sys.stdout.flush()
+                    writer = pacsv.CSVWriter(sys.stdout.buffer, table.schema)
+                elif out.suffix.lower() == ".parquet":
                     import pyarrow.parquet as pq
 
                     writer = pq.ParquetWriter(out, table.schema)
@@ -371,7 +341,7 @@ def _write_predictions(out, blocks, n_rows):
     return written
 
 
-def _info(args):
+def _info(args, status):
     from . import __version__, load
     from .persistence import FORMAT
 
@@ -392,8 +362,7 @@ def _info(args):
     lines.append(f"coefficients, {min(args.top, model.n_features_in_)} largest by magnitude:")
     lines += _top_coefficients(model, args.top)
     history = model.loss_history_
-    status = "interrupted" if getattr(model, "interrupted_", False) else ("converged" if model.converged_ else "not converged")
-    lines.append(f"training: {model.n_iter_} epochs, {status}, learning rate {model.learning_rate_:.6g}")
+    lines.append(f"training: {model.n_iter_} epochs, {outcome(model)}, learning rate {model.learning_rate_:.6g}")
     if len(history):
         lines.append(f"objective: first epoch {history[0]:.10g}, last {history[-1]:.10g}, best {history.min():.10g}")
     validation = getattr(model, "validation_loss_history_", None)
@@ -427,7 +396,7 @@ def _top_coefficients(model, top):
     return lines
 
 
-def _demo(args):
+def _demo(args, status):
     from . import GDRegressor, open_dataset
 
     rng = np.random.default_rng(args.seed)
@@ -445,14 +414,13 @@ def _demo(args):
         dataset = open_dataset(path, target="y")
         model = GDRegressor(batch_size=args.batch_size, random_state=args.seed)
         start = time.perf_counter()
-        interrupted = _train(model, dataset, args.quiet)
+        interrupted, _ = _train(model, dataset, status, args.quiet)
         wall = time.perf_counter() - start
         del dataset
     error = np.abs(np.append(model.coef_ - coef, model.intercept_ - intercept)).max()
     mode = "full batch" if args.batch_size is None else f"mini-batch B={args.batch_size}"
-    state = "interrupted" if interrupted else f"converged={model.converged_}"
     model.save(out_dir / "model.json")
-    print(f"fit: {mode}, {model.n_iter_} epochs, {state}")
+    print(f"fit: {mode}, {model.n_iter_} epochs, {outcome(model)}")
     print(f"final objective: {model.loss_history_[-1]:.10g} (noise floor {args.noise**2 / 2:.6g})")
     print(f"max coefficient error vs truth: {error:.3e}")
     print(f"wall time: {wall:.3f} s ({wall / model.n_iter_ * 1e3:.1f} ms per epoch, setup included)")

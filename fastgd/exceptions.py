@@ -8,7 +8,9 @@ class and scikit-learn's class of the same name, so either ``except``
 clause works.
 """
 
+import os
 import sys
+import warnings
 
 
 class ConvergenceWarning(UserWarning):
@@ -43,3 +45,12 @@ def compatible(cls):
     if cls not in _COMPATIBLE:
         _COMPATIBLE[cls] = type(cls.__name__, (cls, theirs), {"__module__": cls.__module__, "__doc__": cls.__doc__})
     return _COMPATIBLE[cls]
+
+
+def warn_caller(message, category):
+    """Warn, attributing the warning to the first frame outside fastgd (the user's call)."""
+    package = os.path.dirname(__file__) + os.sep
+    frame, level = sys._getframe(1), 2  # level 1 is this function
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

@@ -9,6 +9,7 @@ prediction. Adding a loss means adding its branch to
 """
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,7 +58,15 @@ class Loss:
 
     def encode_target(self, raw, name):
         """Regression targets as float64, checked for this loss."""
-        values = numeric_target(raw, name)
+        try:
+            values = numeric_target(raw, name)
+        except TypeError:
+            example = next((v for v in np.ravel(raw) if not isinstance(v, (numbers.Real, np.number))), None)
+            shown = repr(str(example)) if isinstance(example, str) else repr(example)
+            raise TypeError(
+                f"{name} holds values such as {shown}, not numbers: loss={self.name!r} needs a numeric "
+                "target; for class labels use GDClassifier (on the command line: --loss log_loss or hinge)"
+            ) from None
         if self.log_link and values.size and values.min() < 0:
             raise ValueError(f"loss={self.name!r} needs non-negative targets; {name} has {values.min()}")
         return values

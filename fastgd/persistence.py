@@ -9,7 +9,7 @@ before building anything, and never executes code from the file.
 import json
 import math
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import numpy as np
@@ -63,14 +63,32 @@ def save(estimator, path):
     }
     text = json.dumps(document, indent=1, allow_nan=False)
     path = Path(path)
-    handle, partial = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".partial")
+    partial, handle = _new_partial(path)
     try:
         with os.fdopen(handle, "w") as f:
             f.write(text)
         os.replace(partial, path)
     except BaseException:
-        Path(partial).unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
         raise
+
+
+def _new_partial(path):
+    """A new file next to ``path`` to write and then rename: readers never see half a model.
+
+    Created with mode 0o666 less the umask, as ``open`` would (``tempfile``
+    would make it 0o600 whatever the umask).
+    """
+    directory = path.parent
+    if not directory.is_dir():
+        raise FileNotFoundError(f"cannot write '{path}': no directory '{directory}'")
+    for _ in range(100):
+        partial = directory / f".{path.name}.{secrets.token_hex(6)}.partial"
+        try:
+            return partial, os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"cannot create a temporary file next to '{path}'")
 
 
 def load(path):

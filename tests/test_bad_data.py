@@ -45,7 +45,7 @@ KINDS = ["table", "pandas", "ipc", "parquet"]
 @pytest.mark.parametrize("column, count", [("x1", 3), ("y", 2)])
 def test_nulls_name_the_column_and_count(tmp_path, kind, column, count):
     table = make_table(nulls={column: [5, 400, 901][:count]})
-    with pytest.raises(ValueError, match=f"column '{column}' has {count} null values"):
+    with pytest.raises(ValueError, match=rf"column '{column}' has {count} null \(missing\) values, the first at row 5; "):
         fastgd.open_dataset(as_source(table, kind, tmp_path), target="y")
 
 
@@ -74,13 +74,15 @@ def test_non_numeric_and_nested_feature_columns_are_named(values, type_name, nes
     with pytest.raises(TypeError, match=f"feature column 'bad' has type {type_name}; features must be numeric") as error:
         fastgd.open_dataset(table, target="y", features=["x0", "bad"])
     assert ("nested types need one fixed-size-list column" in str(error.value)) == nested
-    # By default, only numeric columns become features.
-    assert fastgd.open_dataset(table, target="y").feature_names == ["x0", "x1", "x2"]
+    # By default, only numeric columns become features, and the others are named.
+    with pytest.warns(UserWarning, match=rf"1 non-numeric column left out of the features: 'bad' \({type_name}\)") as seen:
+        assert fastgd.open_dataset(table, target="y").feature_names == ["x0", "x1", "x2"]
+    assert len(seen) == 1
 
 
 def test_non_numeric_regression_target_is_named():
     table = make_table().append_column("label", pa.array(["a", "b"] * 500))
-    with pytest.raises(TypeError, match="target column 'label' has dtype object holding 'a'.*fastgd needs numbers"):
+    with pytest.raises(TypeError, match="target column 'label' holds values such as 'a', not numbers: loss='squared_error' needs a numeric target; for class labels use GDClassifier"):
         fastgd.GDRegressor().fit(fastgd.open_dataset(table, target="label"))
 
 

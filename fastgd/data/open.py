@@ -190,10 +190,15 @@ def prediction_data(X, feature_names=None):
     if missing:
         extra = [n for n in have if n not in feature_names]
         raise ValueError(
-            f"X lacks feature columns the model was fitted with: {', '.join(map(repr, missing))}"
+            f"{_data_name(X, dataset)} lacks feature columns the model was fitted with: {', '.join(map(repr, missing))}"
             + (f"; it has columns the model does not know: {', '.join(map(repr, extra))}" if extra else "")
         )
     return dataset.select(feature_names)
+
+
+def _data_name(X, dataset):
+    """How error messages name the data a model predicts: X, or the file or table it came from."""
+    return dataset.description if isinstance(X, (Dataset, str, os.PathLike)) else "X"
 
 
 def target_name(dataset):

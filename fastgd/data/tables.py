@@ -7,9 +7,11 @@ format's natural blocks.
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .._config import block_rows
 from .._validation import kernel_dtype
+from ..exceptions import DataWarning, warn_caller
 from .arrow import ArrowSource, IpcReader, ParquetReader, TableReader
 from .columns import resolve_columns
 from .dataset import Dataset
@@ -31,10 +33,28 @@ def as_arrow_table(data):
         return pa.Table.from_batches([data])
     module = type(data).__module__.split(".")[0]
     if module == "pandas" and hasattr(data, "columns"):
-        return pa.Table.from_pandas(data, preserve_index=False)
+        return _from_pandas(data)
     if module == "polars" and hasattr(data, "to_arrow"):
         return data.to_arrow()
     return None
+
+
+def _from_pandas(frame):
+    """A pandas DataFrame as a Table; a column Arrow cannot convert is named, with what it mixes."""
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as error:
+        for name in frame.columns:
+            column = frame[name]
+            try:
+                pa.array(column, from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                kinds = sorted({type(v).__name__ for v in column.dropna()})
+                raise TypeError(
+                    f"DataFrame column {name!r} (dtype {column.dtype}) mixes values of types "
+                    f"{', '.join(kinds)}; convert it to one type, e.g. df[{name!r}].astype(float)"
+                ) from None
+        raise TypeError(f"cannot convert the DataFrame to Arrow: {error}") from None
 
 
 def open_csv(path, target, features, weight):
@@ -42,7 +62,11 @@ def open_csv(path, target, features, weight):
     import pyarrow.csv
 
     options = pyarrow.csv.ParseOptions(delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
-    table = reading(path, "CSV", lambda: pyarrow.csv.read_csv(path, parse_options=options))
+    # An empty field is missing, in a text column too: never a label "".
+    convert = pyarrow.csv.ConvertOptions(strings_can_be_null=True)
+    table = reading(path, "CSV", lambda: pyarrow.csv.read_csv(path, parse_options=options, convert_options=convert))
+    if table.num_rows == 0:
+        raise ValueError(f"CSV file {path} has no rows, only a header; at least 1 row is required")
     return open_table(table, f"CSV file {path}", target, features, weight)
 
 
@@ -126,6 +150,8 @@ def _open_arrow(schema, make_reader, description, target, features, weight, null
         features = tensors[:1]
         if not features:
             raise ValueError(f"{description} has no numeric feature columns; columns: {', '.join(names)}")
+    if chosen and target is not None:
+        _warn_left_out(schema, [n for n in names if n not in features and n not in (target, weight)], description)
     tensor = None
     types = [schema.field(n).type for n in features]
     if len(features) == 1 and _is_tensor(types[0]):
@@ -142,16 +168,46 @@ def _open_arrow(schema, make_reader, description, target, features, weight, null
         dtype = np.float32 if single else np.float64
     if weight is not None and not _is_number(schema.field(weight).type):
         raise TypeError(f"weight column {weight!r} has type {schema.field(weight).type}; weights must be numeric")
-    checked = features + [c for c in (target, weight) if c is not None]
-    for name, count in null_counts(checked).items():
-        if count:
-            raise ValueError(f"column {name!r} has {count} null values; remove or impute them")
     n_features = tensor or len(features)
     reader = make_reader(block_rows(n_features, np.dtype(dtype).itemsize))
     if int(np.sum(reader.block_sizes)) == 0:
         raise ValueError(f"{description} has 0 rows; at least 1 row is required")
+    checked = features + [c for c in (target, weight) if c is not None]
+    for name, count in null_counts(checked).items():
+        if count:
+            raise ValueError(
+                f"column {name!r} has {count} null (missing) value{'s' if count > 1 else ''}, the first "
+                f"at row {_first_null(reader, name)}; remove or impute them"
+            )
     arrow = ArrowSource(reader, features, tensor, dtype, target=target, weight=weight)
     return Dataset(arrow, description, target=target, weight=weight, columns=names)
+
+
+def _warn_left_out(schema, left_out, description):
+    """Warn, naming them, about columns a fit does not use because they are not numeric."""
+    if left_out:
+        listed = ", ".join(f"{n!r} ({schema.field(n).type})" for n in left_out)
+        plural, them = ("s", "them") if len(left_out) > 1 else ("", "it")
+        warn_caller(
+            f"{description}: {len(left_out)} non-numeric column{plural} left out of the features: {listed}; "
+            f"convert {them} to numbers to use {them}, or name the features to silence this",
+            DataWarning,
+        )
+
+
+def _first_null(reader, name):
+    """The row of the first null in column ``name`` (read again: only on the way to an error)."""
+    start = 0
+    for k, size in enumerate(reader.block_sizes):
+        column = reader.read(k, [name]).column(0)
+        found = pc.index(pc.is_null(column), True).as_py()
+        if found < 0 and pa.types.is_fixed_size_list(column.type):
+            inner = pc.index(pc.is_null(pc.list_flatten(column)), True).as_py()
+            found = inner // column.type.list_size if inner >= 0 else -1
+        if found >= 0:
+            return start + found
+        start += int(size)
+    return "unknown"
 
 
 def _is_number(type_):

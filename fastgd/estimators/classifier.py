@@ -23,7 +23,8 @@ class GDClassifier(GDBase):
     ----------
     class_weight : None, "balanced" or dict
         Multiplies each row's weight by its class's: ``n / (K * count)`` for
-        "balanced", or the dict's value (1 for classes not in it).
+        "balanced", or the dict's value (1 for classes not in it). A key may
+        also be a label's text ("1" for the class 1), as JSON writes keys.
     """
 
     _LOSSES = losses.CLASSIFICATION
@@ -92,6 +93,9 @@ class GDClassifier(GDBase):
         weights = np.ones(len(classes))
         for label, value in self.class_weight.items():
             where = np.flatnonzero(classes == label)
+            if not where.size and isinstance(label, str) and classes.dtype.kind != "U":
+                # JSON (model files, the command line) has only string keys: "1" names the class 1.
+                where = np.flatnonzero([str(c) == label for c in classes.tolist()])
             if not where.size:
                 raise ValueError(
                     f"class_weight has the label {label!r}, which is not a class: {classes.tolist()}"

@@ -80,7 +80,7 @@ class GDRegressor(GDBase):
         The fit has converged when the largest violation of the optimality
         conditions, in standardized units, is at most ``tol`` times its value
         at the starting model (see :mod:`fastgd.optimality`). "auto" is 1e-7
-        in full batch and 1e-3 for mini-batches. None runs ``max_iter`` epochs
+        in full batch and 5e-4 for mini-batches. None runs ``max_iter`` epochs
         without judging convergence. A fit that stalls (a failed line search,
         ``n_iter_no_change`` epochs without progress in the objective or the
         measure) or reaches ``max_iter`` first warns once, naming the fix.

@@ -19,7 +19,7 @@ SHUFFLES = ("exact", "block")
 #: solve to near the precision of float64 sums; mini-batch descent reaches
 #: the optimum only as closely as its noise allows.
 TOL_FULL_BATCH = 1e-7
-TOL_MINIBATCH = 1e-3
+TOL_MINIBATCH = 5e-4
 
 #: (name, low, high, low_open, high_open) of every real-valued parameter.
 _REALS = (
@@ -191,7 +191,9 @@ def _tol(tol, batch_size, loss):
 def _standardize(standardize):
     if isinstance(standardize, str) and standardize == "auto":
         return True  # the objective and coef_'s units do not change; descent stops crawling
-    return check_boolean(standardize, "standardize")
+    if not isinstance(standardize, (bool, np.bool_)):
+        raise TypeError(f"standardize must be 'auto', True or False, got {standardize!r}")
+    return bool(standardize)
 
 
 def _random_state(random_state):
