@@ -18,11 +18,17 @@ def to_raw(theta, mean, inv_scale, n_out, raw):
     d = mean.shape[0]
     for c in range(n_out):
         base = c * (d + 1)
+        for j in range(d):
+            raw[base + j] = theta[base + j] * inv_scale[j]
+        # The sum gets a loop of its own that only reads. A loop that stores
+        # into ``raw`` while it sums is vectorized behind a runtime check that
+        # ``raw`` does not overlap ``theta``, falling back to the scalar loop
+        # when the two lie within a few vectors of each other: with ``reassoc``
+        # the two versions add in different orders, so the bits depended on
+        # where the allocator had put the arrays. (The same in from_raw.)
         shift = 0.0
         for j in range(d):
-            w = theta[base + j] * inv_scale[j]
-            raw[base + j] = w
-            shift += mean[j] * w
+            shift += mean[j] * raw[base + j]
         raw[base + d] = theta[base + d] - shift
 
 
@@ -32,9 +38,10 @@ def from_raw(raw, mean, scale, n_out, theta):
     d = mean.shape[0]
     for c in range(n_out):
         base = c * (d + 1)
-        shift = 0.0
         for j in range(d):
             theta[base + j] = raw[base + j] * scale[j]
+        shift = 0.0
+        for j in range(d):
             shift += mean[j] * raw[base + j]
         theta[base + d] = raw[base + d] + shift
 
