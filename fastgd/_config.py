@@ -62,3 +62,11 @@ def block_rows(n_features, itemsize=8):
 def piece_rows(n_features, itemsize=8, zero_copy=False):
     """Rows per piece: conversion pieces, or larger ones read in place."""
     return _rows(ZERO_COPY_PIECE_BYTES if zero_copy else PIECE_BYTES, n_features, itemsize)
+
+#: Sparse passes: rows are cut into at most SPARSE_MAX_GROUPS runs of at
+#: least SPARSE_GROUP_ROWS rows, each summing into a dense row of parameters,
+#: and into fewer runs when those rows would take more than
+#: SPARSE_BUFFER_BYTES (millions of features). Never dependent on threads.
+SPARSE_MAX_GROUPS = 64
+SPARSE_GROUP_ROWS = 2048
+SPARSE_BUFFER_BYTES = 1 << 26

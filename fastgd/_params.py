@@ -43,9 +43,10 @@ class ParamsMixin:
 
     def __sklearn_tags__(self):
         # Only scikit-learn calls this, so importing it here costs nothing.
-        from sklearn.utils import ClassifierTags, RegressorTags, Tags, TargetTags
+        from sklearn.utils import ClassifierTags, InputTags, RegressorTags, Tags, TargetTags
 
-        tags = Tags(estimator_type=self._estimator_type, target_tags=TargetTags(required=True))
+        tags = Tags(estimator_type=self._estimator_type, target_tags=TargetTags(required=True),
+                    input_tags=InputTags(sparse=True))
         if self._estimator_type == "classifier":
             tags.classifier_tags = ClassifierTags(multi_class=True)
         else:

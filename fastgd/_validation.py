@@ -38,7 +38,7 @@ def check_X(X, name="X"):
     objects); one holding anything else is a TypeError naming a value.
     """
     if is_sparse(X):
-        raise TypeError(f"{name} is a scipy.sparse matrix; sparse input is not supported yet: pass X.toarray()")
+        raise TypeError(f"{name} is a scipy.sparse matrix: pass it to fit, predict or open_dataset, which take sparse input")
     if not isinstance(X, np.ndarray):
         if not hasattr(X, "__array__") and not isinstance(X, (list, tuple)):
             raise TypeError(f"{name} must be an array, got {type(X).__name__}")

@@ -7,12 +7,12 @@ import numpy as np
 
 from .._config import block_rows
 from .._validation import check_sample_weight, check_target, check_X, kernel_dtype, readonly
-from .base import NO_WEIGHTS, Block, LocalSource
+from .base import NO_WEIGHTS, Block, HeldTargets, LocalSource
 from .dataset import Dataset
 from .files import reading
 
 
-class ArraySource(LocalSource):
+class ArraySource(HeldTargets, LocalSource):
     """A 2-D numpy array (or ``np.memmap``) with its targets and weights.
 
     C-contiguous float32/float64 input reaches the kernels as it is: the whole
@@ -90,17 +90,7 @@ class ArraySource(LocalSource):
         if w is not None:
             w[:] = self._w[order]
 
-    def raw_targets(self):
-        yield self._raw_y
-
-    def raw_weights(self):
-        return [self._w] if self.weighted else None
-
-    def with_target(self, encode, reweight=None):
-        y = None if encode is None else np.asarray(encode(self._raw_y), dtype=np.float64)
-        w = self._w if self.weighted else None
-        if reweight is not None:
-            w = reweight(self._raw_y) * (1.0 if w is None else w)
+    def _with(self, y, w):
         return ArraySource(self._X, y, w, self._raw_y, self.feature_names)
 
 

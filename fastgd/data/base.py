@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._config import SHUFFLE_BUFFER_BLOCKS, piece_rows
-from .._validation import first_nonfinite, readonly
+from .._validation import first_nonfinite, is_sparse, readonly
 
 NO_WEIGHTS = readonly(np.empty(0))
 #: An empty row order: the kernels then visit every row in its stored order.
@@ -205,6 +205,8 @@ class LocalSource(Source):
 
     def first_row(self):
         for block in self.blocks():
+            if is_sparse(block.X):
+                return np.zeros(self.n_features)  # a shift would fill the zeros in
             return block.X[block.rows[0] if len(block.rows) else 0].astype(np.float64)
 
     def target_counts(self):
@@ -289,6 +291,24 @@ class LocalSource(Source):
             "columns, or data read batch by batch) does not give; use shuffle='block', or "
             "shuffle=True, which picks it"
         )
+
+
+class HeldTargets:
+    """Targets and weights held as arrays beside the data (``_raw_y``, ``_w``),
+    for sources that rebuild themselves with :meth:`_with` ``(y, w)``."""
+
+    def raw_targets(self):
+        yield self._raw_y
+
+    def raw_weights(self):
+        return [self._w] if self.weighted else None
+
+    def with_target(self, encode, reweight=None):
+        y = None if encode is None else np.asarray(encode(self._raw_y), dtype=np.float64)
+        w = self._w if self.weighted else None
+        if reweight is not None:
+            w = reweight(self._raw_y) * (1.0 if w is None else w)
+        return self._with(y, w)
 
 
 def block_output(fn, block, args):

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from .._validation import check_sample_weight, check_target, check_X, is_sparse
-from . import arrays, dask, tables
+from .._validation import check_sample_weight, check_target, is_sparse
+from . import arrays, dask, sparse, tables
 from .dataset import Dataset
 from .files import magic
 
@@ -85,14 +85,16 @@ def _open_dask(data, target, features, weight, engine, persist):
     return dask.open_collection(data, target, features, weight, persist)
 
 
-def _refuse_sparse(data, *_):
-    check_X(data)  # raises, naming sparse input
+def _open_sparse(data, target, features, weight, engine, persist):
+    if isinstance(target, str) or isinstance(weight, str):
+        raise ValueError("a sparse matrix has no named columns: pass the target and weights as values")
+    return sparse.open_sparse(data, target, weight)
 
 
 #: ``(kind, recognises(data), opens(data, target, features, weight, engine, persist))``, in order.
 KINDS = (
     ("Dataset", lambda data: isinstance(data, Dataset), lambda data, *_: data),
-    ("sparse matrix", is_sparse, _refuse_sparse),
+    ("sparse matrix", is_sparse, _open_sparse),
     ("Dask collection", dask.is_dask_collection, _open_dask),
     ("path", _is_path, _open_path),
     ("pair of .npy paths", _is_path_pair, lambda data, target, *rest: _open_path(data[0], data[1], *rest)),
@@ -114,7 +116,9 @@ def open_dataset(source, target=None, features=None, weight=None, engine=None, p
         - a ``pyarrow.Table`` or ``RecordBatch``, a pandas or polars DataFrame;
         - a ``.npy`` file of X (memory-mapped) with ``target`` a ``.npy``
           file or array of y, or a pair ``(X.npy, y.npy)``; or an array X;
-        - a Dask array or DataFrame.
+        - a Dask array or DataFrame;
+        - a scipy.sparse matrix or array (full batch; ``target`` and
+          ``weight`` as values).
     target : str, path or array, optional
         The target column (for arrays: the target values or their ``.npy``
         path). Leave it out to open data for prediction only.
