@@ -77,6 +77,10 @@ class UserError(Exception):
     """An error in what the user asked for: one line, exit status 2."""
 
 
+class Interrupted(Exception):
+    """Ctrl-C ended the command before it had anything to write: exit status 130."""
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -91,6 +95,14 @@ def main(argv=None):
         # to flush the closed pipe at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return BROKEN_PIPE
+    except KeyboardInterrupt:  # before the fit's own handler, or a second Ctrl-C
+        status.finish()
+        print("fastgd: interrupted; nothing written", file=sys.stderr)
+        return INTERRUPTED
+    except Interrupted as error:
+        status.finish()
+        print(f"fastgd: {error}", file=sys.stderr)
+        return INTERRUPTED
     except (UserError, ValueError, TypeError, OSError, ImportError, ModelFileError, DivergenceError) as error:
         status.finish()
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -150,6 +162,10 @@ def build_parser():
     return parser
 
 
+def _count_of(number, noun):
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 def _count(text):
     """A whole number >= 0 (argparse type)."""
     try:
@@ -178,14 +194,16 @@ def _train(estimator, dataset, status, quiet):
     progress = Progress(status if not quiet else StatusLine(enabled=False), dataset.n_rows,
                         f"{type(estimator).__name__} on {dataset.n_rows:,} rows x {dataset.n_features} features")
     estimator.set_params(callbacks=[progress])
-    previous = signal.signal(signal.SIGINT, progress.interrupt)
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.SIG_IGN:  # a shell that started us ignoring Ctrl-C (cmd &) keeps it ignored
+        signal.signal(signal.SIGINT, progress.interrupt)
     interrupted = False
     try:
         estimator.fit(dataset)
     except KeyboardInterrupt:
         interrupted = True
         if not hasattr(estimator, "coef_"):
-            raise UserError("interrupted before the first epoch ended; no model written") from None
+            raise Interrupted("interrupted before the first epoch ended; no model written") from None
     finally:
         signal.signal(signal.SIGINT, previous)
         progress.close()
@@ -205,8 +223,8 @@ def _fit(args, status):
     checked_settings(estimator)
     target_file = args.target if str(args.target).lower().endswith(".npy") else None
     outputs = {"--out": args.out, "--plot": args.plot, "--history": args.history}
-    _check_outputs(outputs)
     _never_overwrite([args.data, target_file], outputs.values())
+    _check_outputs(outputs)
     if args.plot:
         from .plot import require_matplotlib
 
@@ -223,18 +241,30 @@ def _fit(args, status):
 
         plot_history(estimator, args.plot)
     if not args.quiet:
-        print(f"wrote {args.out}: {type(estimator).__name__}, {dataset.n_features} features, "
-              f"{dataset.n_rows:,} rows, {estimator.n_iter_} epochs in {seconds:.2f} s, "
+        print(f"wrote {args.out}: {type(estimator).__name__}, {_count_of(dataset.n_features, 'feature')}, "
+              f"{_count_of(dataset.n_rows, 'row')}, {_count_of(estimator.n_iter_, 'epoch')} in {seconds:.2f} s, "
               f"{outcome(estimator)}, objective {estimator.loss_history_[-1]:.10g}")
     return INTERRUPTED if interrupted else 0
 
 
-def _check_outputs(outputs):
+#: File types of the outputs, by option.
+SUFFIXES = {"--out": (".json",), "--history": (".csv",), "--plot": (".png", ".pdf", ".svg", ".jpg", ".jpeg")}
+
+
+def _check_outputs(outputs, suffixes=SUFFIXES):
     """Refuse, before any work, an output that cannot be written: ``{option: path or None}``."""
-    for option, out in outputs.items():
-        if out is None or out == "-":
-            continue
+    given = {option: out for option, out in outputs.items() if out is not None and out != "-"}
+    seen = {}
+    for option, out in given.items():
+        where = Path(out).resolve()
+        if where in seen:
+            raise UserError(f"{seen[where]} and {option} are the same file '{out}'; give each its own")
+        seen[where] = option
+    for option, out in given.items():
         path = Path(out)
+        allowed = suffixes.get(option)
+        if allowed and path.suffix.lower() not in allowed:
+            raise UserError(f"{option} '{out}' must end in {' or '.join(allowed)}")
         directory = path.parent
         if path.is_dir():
             raise UserError(f"{option} '{out}' is a directory; give a file name")
@@ -266,24 +296,33 @@ def _write_history(estimator, path):
 
 
 def _predict(args, status):
-    from . import load, open_dataset
+    from . import load
+    from .data.open import prediction_data
 
     out = Path(args.out)
     if args.out != "-" and out.suffix.lower() not in (".parquet", ".csv", ".npy"):
         raise UserError(f"--out must end in .parquet, .csv or .npy (or be - for CSV on stdout), got '{out}'")
-    _check_outputs({"--out": args.out})
     _never_overwrite([args.data, args.model], [args.out])
+    _check_outputs({"--out": args.out}, suffixes={})  # its formats are checked above
     model = load(args.model)
     if args.proba and not (model._estimator_type == "classifier" and model.loss == "log_loss"):
         raise UserError("--proba needs a classifier fitted with loss='log_loss'")
-    dataset = open_dataset(args.data)
-    blocks = ((start, _prediction_columns(model, decision, args.proba)) for start, decision in model._decision_blocks(dataset))
-    rows = _write_predictions(None if args.out == "-" else out, blocks, dataset.n_rows)
+    names = getattr(model, "feature_names_in_", None)
+    # Only the model's features are read and checked.
+    dataset = prediction_data(args.data, None if names is None else list(names))
+    decisions = model._decision_blocks(dataset)
+    if args.out != "-" and out.suffix.lower() == ".npy":
+        rows = _write_npy(out, model, decisions, args.proba, dataset.n_rows)
+    else:
+        blocks = ((start, _prediction_columns(model, decision, args.proba)) for start, decision in decisions)
+        rows = _write_table(None if args.out == "-" else out, blocks)
     return 0 if rows == dataset.n_rows else 1
 
 
 def _prediction_columns(model, decision, proba):
     """Named output columns for one block of decision values."""
+    import pyarrow as pa
+
     from . import losses
     from .estimators import outputs
 
@@ -292,52 +331,72 @@ def _prediction_columns(model, decision, proba):
         columns["prediction"] = outputs.labels(decision, model.classes_)
         if proba:
             probabilities = outputs.probabilities(decision)
-            for k, label in enumerate(model.classes_):
-                columns[f"proba_{label}"] = probabilities[:, k]
+            # Labels spelled as the table spells them ("true", "0"), not as Python does.
+            texts = pa.array(model.classes_.tolist()).cast(pa.string()).to_pylist()
+            for k, text in enumerate(texts):
+                columns[f"proba_{text}"] = probabilities[:, k]
     else:
         columns["prediction"] = losses.REGISTRY[model.loss].inverse_link(decision)
     return columns
 
 
-def _write_predictions(out, blocks, n_rows):
-    """Write the blocks of named columns to ``out`` (None: CSV on stdout); return the rows written."""
+def _write_npy(out, model, decisions, proba, n_rows):
+    """One array: predicted labels or values, or with ``proba`` the (n, K) class probabilities."""
+    from . import losses
+    from .estimators import outputs
+
+    classes = getattr(model, "classes_", None)
+    if proba:
+        dtype, shape = np.float64, (n_rows, len(classes))
+    elif classes is not None:
+        # Wide enough for every label, not just those of the first block.
+        dtype, shape = (classes.astype(str).dtype if classes.dtype == object else classes.dtype), (n_rows,)
+    else:
+        dtype, shape = np.float64, (n_rows,)
+    array = np.lib.format.open_memmap(out, mode="w+", dtype=dtype, shape=shape)
+    written = 0
+    try:
+        for start, decision in decisions:
+            if proba:
+                values = outputs.probabilities(decision)
+            elif classes is not None:
+                values = outputs.labels(decision, classes)
+            else:
+                values = losses.REGISTRY[model.loss].inverse_link(decision)
+            array[start : start + len(values)] = values
+            written += len(values)
+    finally:
+        array.flush()
+        del array
+    return written
+
+
+def _write_table(out, blocks):
+    """Write blocks of named columns as CSV or Parquet (``out`` None: CSV on stdout); return the rows."""
     import pyarrow as pa
+    import pyarrow.csv as pacsv
 
     written = 0
     writer = None
     try:
         for start, columns in blocks:
-            if out is not None and out.suffix.lower() == ".npy":
-                values = np.column_stack(list(columns.values())) if len(columns) > 1 else next(iter(columns.values()))
-                values = values.astype(str) if values.dtype == object else values
-                if writer is None:
-                    writer = np.lib.format.open_memmap(out, mode="w+", dtype=values.dtype, shape=(n_rows,) + values.shape[1:])
-                writer[start : start + len(values)] = values
-                written += len(values)
-                continue
             table = pa.table({name: pa.array(values) for name, values in columns.items()})
             if writer is None:
+                quoting = pacsv.WriteOptions(quoting_style="needed")
                 if out is None:
-                    import pyarrow.csv as pacsv
-
                     sys.stdout.flush()
-                    writer = pacsv.CSVWriter(sys.stdout.buffer, table.schema)
+                    writer = pacsv.CSVWriter(sys.stdout.buffer, table.schema, write_options=quoting)
                 elif out.suffix.lower() == ".parquet":
                     import pyarrow.parquet as pq
 
                     writer = pq.ParquetWriter(out, table.schema)
                 else:
-                    import pyarrow.csv as pacsv
-
-                    writer = pacsv.CSVWriter(out, table.schema)
+                    writer = pacsv.CSVWriter(out, table.schema, write_options=quoting)
             writer.write_table(table)
             written += table.num_rows
     finally:
         if writer is not None:
-            if hasattr(writer, "flush"):
-                writer.flush()
-            if hasattr(writer, "close"):
-                writer.close()
+            writer.close()
     return written
 
 
@@ -353,7 +412,8 @@ def _info(args, status):
         f"{document['fastgd_version']} (this is {__version__})",
         f"estimator: {type(model).__name__}",
         f"loss: {params['loss']}" + (f" (epsilon {params['epsilon']})" if params["loss"] == "huber" else ""),
-        f"penalty: {params['penalty']}" + (f" (alpha {params['alpha']:g}, l1_ratio {params['l1_ratio']:g})" if params["penalty"] else ""),
+        f"penalty: {params['penalty']}" + (f" (alpha {params['alpha']:g}" if params["penalty"] else "")
+        + (f", l1_ratio {params['l1_ratio']:g})" if params["penalty"] == "elasticnet" else ")" if params["penalty"] else ""),
         f"features: {model.n_features_in_}" + _feature_summary(model),
     ]
     if hasattr(model, "classes_"):
@@ -401,7 +461,11 @@ def _demo(args, status):
 
     rng = np.random.default_rng(args.seed)
     out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"--out-dir '{out_dir}': cannot create it ({error.strerror})") from None
+    _check_outputs({"--out-dir": out_dir / "model.json"})
     start = time.perf_counter()
     coef = rng.uniform(-2.0, 2.0, args.features)
     intercept = 0.5

@@ -10,6 +10,7 @@ import json
 import math
 import os
 import secrets
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -63,10 +64,14 @@ def save(estimator, path):
     }
     text = json.dumps(document, indent=1, allow_nan=False)
     path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()  # write the file the link names, keeping the link
     partial, handle = _new_partial(path)
     try:
         with os.fdopen(handle, "w") as f:
             f.write(text)
+        if path.exists():  # a model written over another keeps its permissions, as open() would
+            os.chmod(partial, stat.S_IMODE(path.stat().st_mode))
         os.replace(partial, path)
     except BaseException:
         partial.unlink(missing_ok=True)

@@ -147,7 +147,7 @@ def test_every_output_respects_the_umask(small, tmp_path, umask, mode):
 def test_an_output_in_a_missing_directory_fails_before_the_fit(small, tmp_path, option):
     root, _ = small
     paths = {"--out": tmp_path / "m.json", "--plot": tmp_path / "p.png", "--history": tmp_path / "h.csv"}
-    paths[option] = tmp_path / "missing" / "file.out"
+    paths[option] = tmp_path / "missing" / paths[option].name
     arguments = [a for pair in paths.items() for a in pair]
     done = run("fit", root / "d.parquet", "--target", "y", "--verbose", "1", *arguments)
     assert done.returncode == 2
@@ -293,7 +293,7 @@ def test_error_messages_name_the_problem(small, tmp_path):
     pq.write_table(pa.table({"a": [1.0], "b": [2.0]}), tmp_path / "ab.parquet")
     done = run("predict", root / "m.json", tmp_path / "ab.parquet", "--out", tmp_path / "p.csv")
     assert errors(done) == [
-        f"fastgd: error: Parquet file {tmp_path / 'ab.parquet'} lacks feature columns the model was fitted "
+        f"fastgd: error: '{tmp_path / 'ab.parquet'}' lacks feature columns the model was fitted "
         "with: 'c'"]
     (tmp_path / "gap.csv").write_text("a,b,c,y\n1,2,3,4\n1,,3,4\n5,6,7,8\n")
     done = run("fit", tmp_path / "gap.csv", "--target", "y", "--out", tmp_path / "m.json")
@@ -389,3 +389,123 @@ def test_the_distance_panel_has_no_point_at_the_best_epoch_and_the_title_says_ho
     with pytest.warns(fastgd.ConvergenceWarning):
         stopped.fit(X, y)
     assert history_figure(stopped).axes[0].get_title().endswith("not converged (max_iter)")
+
+
+# Found by a newcomer's trial on real data
+
+
+def test_npy_predictions_keep_every_label_whole_and_probabilities_numeric(tmp_path):
+    rng = np.random.default_rng(94)
+    X = rng.standard_normal((300_000, 2))
+    order = np.argsort(X[:, 0])  # the first blocks predict only the short label
+    X = X[order]
+    labels = np.where(X[:, 0] > 0, "a_very_long_class_label_of_thirty_chars", "s")
+    pq.write_table(pa.table({"a": X[:, 0], "b": X[:, 1], "label": labels}), tmp_path / "d.parquet")
+    assert run("fit", tmp_path / "d.parquet", "--target", "label", "--loss", "log_loss",
+               "--out", tmp_path / "m.json").returncode == 0
+    assert run("predict", tmp_path / "m.json", tmp_path / "d.parquet", "--out", tmp_path / "p.npy").returncode == 0
+    assert run("predict", tmp_path / "m.json", tmp_path / "d.parquet", "--out", tmp_path / "q.npy",
+               "--proba").returncode == 0
+    model = fastgd.load(tmp_path / "m.json")
+    table = pa.table({"a": X[:, 0], "b": X[:, 1]})
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), model.predict(table).astype(str))
+    proba = np.load(tmp_path / "q.npy")
+    assert proba.dtype == np.float64 and proba.shape == (300_000, 2)
+    np.testing.assert_array_equal(proba, model.predict_proba(table))
+
+
+def test_predict_reads_and_checks_only_the_models_columns(small, tmp_path):
+    root, table = small
+    gaps = table.append_column("unused", pa.array([None, 1.0] * (table.num_rows // 2), pa.float64()))
+    pq.write_table(gaps, tmp_path / "gaps.parquet")
+    done = run("predict", root / "m.json", tmp_path / "gaps.parquet", "--out", tmp_path / "p.csv")
+    assert done.returncode == 0 and done.stderr == ""
+    model = fastgd.load(root / "m.json")
+    written = pacsv.read_csv(tmp_path / "p.csv").column("prediction").to_numpy()
+    np.testing.assert_array_equal(written, model.predict(gaps))  # the library skips the column too
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--out", "{t}/same.csv", "--history", "{t}/same.csv"], "--out and --history are the same file"),
+    (["--out", "{t}/model.parquet"], "--out '{t}/model.parquet' must end in .json"),
+    (["--out", "{t}/same.json", "--history", "{t}/same.json"], "--out and --history are the same file"),
+    (["--out", "{t}/m.json", "--plot", "{t}/curve.pnx"], "--plot '{t}/curve.pnx' must end in .png or .pdf"),
+    (["--out", "{t}/m.json", "--history", "{t}/h.parquet"], "--history '{t}/h.parquet' must end in .csv"),
+])
+def test_outputs_that_would_clash_or_be_misnamed_fail_before_the_fit(small, tmp_path, arguments, message):
+    root, _ = small
+    done = run("fit", root / "d.parquet", "--target", "y", *[a.format(t=tmp_path) for a in arguments])
+    assert done.returncode == 2 and message.format(t=tmp_path) in done.stderr and len(errors(done)) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_model_written_over_another_keeps_its_mode_and_its_link(small, tmp_path):
+    root, _ = small
+    target = tmp_path / "real.json"
+    target.write_text("{}")
+    target.chmod(0o640)
+    (tmp_path / "link.json").symlink_to(target)
+    done = run("fit", root / "d.parquet", "--target", "y", "--out", tmp_path / "link.json", umask=0o022)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "link.json").is_symlink() and stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert fastgd.load(tmp_path / "link.json").n_features_in_ == 3
+
+
+def test_compressed_and_semicolon_csv_are_read(small, tmp_path):
+    import gzip
+
+    root, table = small
+    text = (root / "d.csv").read_text()
+    (tmp_path / "d.csv.gz").write_bytes(gzip.compress(text.encode()))
+    (tmp_path / "semi.csv").write_text(text.replace(",", ";"))
+    assert run("fit", root / "d.csv", "--target", "y", "--out", tmp_path / "plain.json").returncode == 0
+    reference = fastgd.load(tmp_path / "plain.json")
+    for name in ("d.csv.gz", "semi.csv"):
+        done = run("fit", tmp_path / name, "--target", "y", "--out", tmp_path / f"{name}.json")
+        assert done.returncode == 0, done.stderr
+        np.testing.assert_array_equal(fastgd.load(tmp_path / f"{name}.json").coef_, reference.coef_)
+
+
+def test_too_few_epochs_to_judge_advise_more_of_them(small, tmp_path):
+    root, _ = small
+    for extra in ([], ["--batch-size", "100"]):
+        done = run("fit", root / "d.parquet", "--target", "y", "--max-iter", "1", *extra, "--out", tmp_path / "m.json")
+        assert "raise max_iter (it was 1)" in errors(done)[0], done.stderr
+    assert ", 1 epoch in " in done.stdout and ", 3 features, " in done.stdout
+
+
+def test_ctrl_c_before_the_first_epoch_exits_130(small, tmp_path, monkeypatch, capsys):
+    from fastgd import cli
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fastgd.GDRegressor, "fit", interrupted)
+    root, _ = small
+    assert cli.main(["fit", str(root / "d.parquet"), "--target", "y", "--out", str(tmp_path / "m.json")]) == 130
+    assert capsys.readouterr().err == "fastgd: interrupted before the first epoch ended; no model written\n"
+    assert not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.parametrize("inherited", ["ignored", "default"])
+def test_ctrl_c_ignored_by_the_parent_shell_stays_ignored(small, tmp_path, monkeypatch, inherited):
+    import signal
+
+    from fastgd import cli
+
+    seen = []
+    fit = fastgd.GDRegressor.fit
+
+    def recording(self, *args, **kwargs):
+        seen.append(signal.getsignal(signal.SIGINT))
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(fastgd.GDRegressor, "fit", recording)
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN if inherited == "ignored" else signal.default_int_handler)
+    try:
+        root, _ = small
+        assert cli.main(["fit", str(root / "d.parquet"), "--target", "y", "-q", "--out", str(tmp_path / "m.json")]) == 0
+        assert (seen[0] is signal.SIG_IGN) == (inherited == "ignored")
+        assert signal.getsignal(signal.SIGINT) == (signal.SIG_IGN if inherited == "ignored" else signal.default_int_handler)
+    finally:
+        signal.signal(signal.SIGINT, before)

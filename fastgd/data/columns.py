@@ -1,6 +1,15 @@
 """Choosing and checking the named columns of tabular data."""
 
 
+class MissingColumnsError(ValueError):
+    """Named feature columns the data does not have (``missing``, among ``available``)."""
+
+    def __init__(self, message, missing, available):
+        super().__init__(message)
+        self.missing = missing
+        self.available = available
+
+
 def resolve_columns(names, target, weight, features, numeric, where=None):
     """The feature columns, after checking that every named column exists.
 
@@ -29,9 +38,10 @@ def resolve_columns(names, target, weight, features, numeric, where=None):
         raise ValueError(f"features is empty{place}; name at least one feature column")
     missing = [n for n in features if n not in names]
     if missing:
-        raise ValueError(
+        raise MissingColumnsError(
             f"feature column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
-            f"not found{place}; {available}"
+            f"not found{place}; {available}",
+            missing, list(names),
         )
     repeated = sorted({n for n in features if features.count(n) > 1})
     if repeated:

@@ -17,12 +17,14 @@ import pyarrow as pa
 
 from .._validation import check_sample_weight, check_target, is_sparse
 from . import arrays, dask, sparse, tables
+from .columns import MissingColumnsError
 from .dataset import Dataset
 from .files import magic
 
 _PARQUET = {".parquet", ".pq", ".parq"}
 _IPC = {".arrow", ".feather", ".ipc", ".arrows"}
 _CSV = {".csv", ".tsv"}
+_COMPRESSED = {".gz", ".bz2"}
 #: Column names under which ``fit(table, y, sample_weight)`` appends its values.
 TARGET_COLUMN = "__fastgd_target__"
 WEIGHT_COLUMN = "__fastgd_weight__"
@@ -43,6 +45,8 @@ def _open_path(path, target, features, weight, engine, persist):
     if engine == "dask":
         return dask.open_parquet(path, target, features, weight, persist)
     suffix = path.suffix.lower()
+    if suffix in _COMPRESSED and path.with_suffix("").suffix.lower() in _CSV:
+        return tables.open_csv(path, target, features, weight)
     if path.is_dir() or suffix in _PARQUET:
         return tables.open_parquet(path, target, features, weight)
     if suffix == ".npy":
@@ -54,7 +58,9 @@ def _open_path(path, target, features, weight, engine, persist):
         return tables.open_ipc(path, target, features, weight)
     if kind == b"PAR1":
         return tables.open_parquet(path, target, features, weight)
-    raise ValueError(f"cannot tell the format of '{path}'; use a .parquet, .arrow/.feather, .csv or .npy file")
+    raise ValueError(
+        f"cannot tell the format of '{path}'; use a .parquet, .arrow/.feather, .csv (or .csv.gz) or .npy file"
+    )
 
 
 def _open_table(data, target, features, weight, engine, persist):
@@ -180,9 +186,19 @@ def training_data(X, y=None, sample_weight=None):
 
 
 def prediction_data(X, feature_names=None):
-    """A target-free :class:`Dataset` of ``X``, its features in the fitted order."""
+    """A target-free :class:`Dataset` of ``X``, its features in the fitted order.
+
+    Tables and files are opened with the fitted features only: other columns
+    are neither read nor checked (a null in a column the model does not use
+    is no error).
+    """
     if dask.is_dask_collection(X):
         return dask.open_for_prediction(X, feature_names)
+    if feature_names is not None and (_is_path(X) or tables.is_table(X)):
+        try:
+            return open_dataset(X, features=list(feature_names))
+        except MissingColumnsError as error:
+            raise _lacking(X, error.missing, error.available, feature_names) from None
     dataset = open_dataset(X)
     if feature_names is None or dataset.feature_names is None:
         return dataset
@@ -192,17 +208,22 @@ def prediction_data(X, feature_names=None):
     available = dataset.columns or have
     missing = [n for n in feature_names if n not in available]
     if missing:
-        extra = [n for n in have if n not in feature_names]
-        raise ValueError(
-            f"{_data_name(X, dataset)} lacks feature columns the model was fitted with: {', '.join(map(repr, missing))}"
-            + (f"; it has columns the model does not know: {', '.join(map(repr, extra))}" if extra else "")
-        )
+        raise _lacking(X, missing, have, feature_names, dataset)
     return dataset.select(feature_names)
 
 
-def _data_name(X, dataset):
+def _lacking(X, missing, have, feature_names, dataset=None):
+    extra = [n for n in have if n not in feature_names]
+    name = dataset.description if dataset is not None and isinstance(X, Dataset) else _name_of(X)
+    return ValueError(
+        f"{name} lacks feature columns the model was fitted with: {', '.join(map(repr, missing))}"
+        + (f"; it has columns the model does not know: {', '.join(map(repr, extra))}" if extra else "")
+    )
+
+
+def _name_of(X):
     """How error messages name the data a model predicts: X, or the file or table it came from."""
-    return dataset.description if isinstance(X, (Dataset, str, os.PathLike)) else "X"
+    return f"'{X}'" if _is_path(X) else "X"
 
 
 def target_name(dataset):

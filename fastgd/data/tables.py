@@ -58,16 +58,30 @@ def _from_pandas(frame):
 
 
 def open_csv(path, target, features, weight):
-    """A CSV (or, by its suffix, tab-separated) file, read whole by pyarrow's CSV reader."""
+    """A CSV file (gzip or bz2 compressed too), read whole by pyarrow's CSV reader.
+
+    The delimiter is the one of ``,``, ``;``, tab and ``|`` the header line
+    holds most of (a ``.tsv`` file: tab).
+    """
     import pyarrow.csv
 
-    options = pyarrow.csv.ParseOptions(delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+    options = pyarrow.csv.ParseOptions(delimiter=_delimiter(path))
     # An empty field is missing, in a text column too: never a label "".
     convert = pyarrow.csv.ConvertOptions(strings_can_be_null=True)
     table = reading(path, "CSV", lambda: pyarrow.csv.read_csv(path, parse_options=options, convert_options=convert))
     if table.num_rows == 0:
         raise ValueError(f"CSV file {path} has no rows, only a header; at least 1 row is required")
     return open_table(table, f"CSV file {path}", target, features, weight)
+
+
+def _delimiter(path):
+    if ".tsv" in path.suffixes:
+        return "\t"
+    with pa.input_stream(str(path), compression="detect") as stream:
+        header = stream.read(1 << 16).split(b"\n", 1)[0]
+    counts = {d: header.count(d.encode()) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > 0 else ","
 
 
 def open_ipc(path, target, features, weight):

@@ -52,8 +52,9 @@ class GDClassifier(GDBase):
             if seen.dtype.kind == "f" and np.any(seen != np.round(seen)):
                 example = seen[seen != np.round(seen)][0]
                 raise ValueError(
-                    f"Unknown label type: continuous ({name} has non-integer values such as {example!r}); "
-                    "GDClassifier needs class labels: use GDRegressor for a continuous target"
+                    f"Unknown label type: continuous ({name} has non-integer values such as {float(example)!r}); "
+                    "GDClassifier needs class labels: use GDRegressor for a continuous target (on the command "
+                    "line: a regression loss, such as the default squared_error)"
                 )
             classes = seen
         unknown = np.setdiff1d(seen, classes)

@@ -91,7 +91,8 @@ def _fix(problem, options, monitor):
             "loss='log_loss' is a smooth classifier"
         )
     window = history[-options.n_iter_no_change - 1 :]
-    falling = len(window) > 1 and window[0] - window[-1] > STILL_FALLING * abs(window[0])
+    # Too few epochs to judge a trend: more of them is the first thing to try.
+    falling = len(history) <= options.n_iter_no_change or window[0] - window[-1] > STILL_FALLING * abs(window[0])
     if not options.full_batch:
         if monitor.reason == MAX_ITER and falling:
             return (
@@ -109,7 +110,8 @@ def _fix(problem, options, monitor):
             f"tol={options.tol:g} is finer than float64 sums resolve on these data: the fit is as close "
             "to the optimum as it can get; use a larger tol"
         )
+    penalty = "a larger alpha" if problem.l2 > 0 else "an L2 penalty (penalty='l2' or 'elasticnet')"
     return (
         "the objective cannot fall further in float64 here: the problem is very ill-conditioned "
-        "(collinear features); a penalty (penalty='l2') or a larger tol helps"
+        f"(collinear features); {penalty} or a larger tol helps"
     )
