@@ -412,8 +412,7 @@ def _info(args, status):
         f"{document['fastgd_version']} (this is {__version__})",
         f"estimator: {type(model).__name__}",
         f"loss: {params['loss']}" + (f" (epsilon {params['epsilon']})" if params["loss"] == "huber" else ""),
-        f"penalty: {params['penalty']}" + (f" (alpha {params['alpha']:g}" if params["penalty"] else "")
-        + (f", l1_ratio {params['l1_ratio']:g})" if params["penalty"] == "elasticnet" else ")" if params["penalty"] else ""),
+        f"penalty: {params['penalty']}{_penalty_detail(params)}",
         f"features: {model.n_features_in_}" + _feature_summary(model),
     ]
     if hasattr(model, "classes_"):
@@ -432,6 +431,13 @@ def _info(args, status):
         lines.append("standardized: yes (statistics saved with the model)")
     print("\n".join(lines))
     return 0
+
+
+def _penalty_detail(params):
+    if not params["penalty"]:
+        return ""
+    share = f", l1_ratio {params['l1_ratio']:g}" if params["penalty"] == "elasticnet" else ""
+    return f" (alpha {params['alpha']:g}{share})"
 
 
 def _feature_summary(model):
