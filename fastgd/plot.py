@@ -70,4 +70,6 @@ def outcome(estimator):
     if estimator.converged_:
         return "converged"
     reason = getattr(estimator, "stop_reason_", None)
+    if reason is None and getattr(estimator, "tol", "auto") is None:
+        reason = "not judged: tol=None"
     return f"not converged ({reason})" if reason else "not converged"

@@ -509,3 +509,23 @@ def test_ctrl_c_ignored_by_the_parent_shell_stays_ignored(small, tmp_path, monke
         assert signal.getsignal(signal.SIGINT) == (signal.SIG_IGN if inherited == "ignored" else signal.default_int_handler)
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_ctrl_c_while_reading_exits_130_with_one_line(small, tmp_path, monkeypatch, capsys):
+    from fastgd import cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fastgd, "open_dataset", interrupted)
+    root, _ = small
+    assert cli.main(["fit", str(root / "d.parquet"), "--target", "y", "--out", str(tmp_path / "m.json")]) == 130
+    assert capsys.readouterr().err == "fastgd: interrupted; nothing written\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_summary_says_when_convergence_was_not_judged(small, tmp_path):
+    root, _ = small
+    done = run("fit", root / "d.parquet", "--target", "y", "--tol", "none", "--max-iter", "3", "--out", tmp_path / "m.json")
+    assert done.returncode == 0 and "3 epochs in" in done.stdout
+    assert "not converged (not judged: tol=None)" in done.stdout
