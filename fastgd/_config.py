@@ -70,3 +70,8 @@ def piece_rows(n_features, itemsize=8, zero_copy=False):
 SPARSE_MAX_GROUPS = 64
 SPARSE_GROUP_ROWS = 2048
 SPARSE_BUFFER_BYTES = 1 << 26
+
+#: Tabular data whose features take at most this much as the kernel's dtype
+#: are decoded or converted once and kept for the whole fit (Parquet, CSV
+#: with many chunks): bounded, and far less than re-reading them every epoch.
+SMALL_DATA_BYTES = 1 << 24

@@ -272,3 +272,22 @@ def test_compressed_ipc_is_read_batch_by_batch(tmp_path, data):
     assert not dataset.source._reader.in_memory  # decompressed anew on every read
     reference = fastgd.GDRegressor().fit(X, y)
     np.testing.assert_allclose(fastgd.GDRegressor().fit(dataset).coef_, reference.coef_, atol=1e-12)
+
+
+def test_small_parquet_data_is_decoded_once_per_fit(tmp_path, monkeypatch):
+    from fastgd.data import arrow
+
+    rng = np.random.default_rng(96)
+    X = rng.standard_normal((400, 300))  # wide and small: 0.96 MB as float64
+    table = pa.table({**{f"c{j}": X[:, j] for j in range(300)}, "y": X[:, :5].sum(axis=1)})
+    pq.write_table(table, tmp_path / "wide.parquet", row_group_size=100)
+    reads = []
+    read = arrow.ParquetReader.read
+    monkeypatch.setattr(arrow.ParquetReader, "read", lambda self, k, columns: reads.append(k) or read(self, k, columns))
+    model = fastgd.GDRegressor(penalty="l1", alpha=0.01, max_iter=30, tol=None).fit(
+        fastgd.open_dataset(tmp_path / "wide.parquet", target="y"))
+    assert model.n_iter_ == 30
+    passes = len(reads) / 4  # four row groups
+    assert passes <= 3, reads  # the statistics, the step size, the cached blocks: not one per epoch
+    reference = fastgd.GDRegressor(penalty="l1", alpha=0.01, max_iter=30, tol=None).fit(X, table.column("y").to_numpy())
+    np.testing.assert_allclose(model.coef_, reference.coef_, rtol=0, atol=1e-12)

@@ -10,7 +10,7 @@ column of the kernel dtype goes to the kernels without any copy.
 import numpy as np
 import pyarrow as pa
 
-from .._config import piece_rows
+from .._config import SMALL_DATA_BYTES, piece_rows
 from .._validation import readonly
 from .base import Block, ColumnBlock, LocalSource, _readonly, _weights
 
@@ -149,18 +149,22 @@ class ArrowSource(LocalSource):
         piece = self._in_place
         y_buffer, w_buffer = self._target_buffers(min(piece, self.n_rows))
         like = np.empty(0, self.dtype)
-        blocks, remember = [], self._reader.in_memory
+        # Small data is decoded or converted once and kept, whatever its
+        # source: a wide Parquet file of a few hundred rows would otherwise be
+        # decoded again every epoch.
+        small = self.n_rows * self.n_features * self.dtype.itemsize <= SMALL_DATA_BYTES
+        blocks, remember = [], self._reader.in_memory or small
         for start, table in self._reader.pieces(self._columns(), piece):
             rows = table.num_rows
             addresses, owners, copied = self._column_addresses(table)
-            if remember and not copied:
-                # The table stays where it is: keep its own targets too.
+            remember = remember and (small or not copied)
+            if remember:
+                # The block is kept: it keeps its own targets too.
                 y, w = self._target_buffers(rows)
             else:
                 y, w = (None if b is None else b[:rows] for b in (y_buffer, w_buffer))
             self._targets_into(table, y, w)
             block = ColumnBlock(start, addresses, like, rows, _readonly(y), _weights(w), owners)
-            remember = remember and not copied
             if remember:
                 blocks.append(block)
             yield block
