@@ -2,11 +2,10 @@
 
 import math
 import numbers
-import warnings
 
 import numpy as np
 
-from .exceptions import DataConversionWarning, compatible
+from .exceptions import DataConversionWarning, compatible, warn_caller
 
 
 def readonly(a):
@@ -76,11 +75,10 @@ def check_target(y, n_rows, name="y"):
             raise TypeError(f"{name} must be an array, got {type(y).__name__}")
         y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
-        warnings.warn(
+        warn_caller(
             f"A column-vector y was passed when a 1d array was expected: {name} of shape {y.shape} "
             f"was flattened to ({y.shape[0]},)",
             compatible(DataConversionWarning),
-            stacklevel=4,
         )
         y = y[:, 0]
     if y.ndim != 1:
@@ -88,7 +86,7 @@ def check_target(y, n_rows, name="y"):
     if y.shape[0] != n_rows:
         raise ValueError(f"X has {n_rows} rows but {name} has {y.shape[0]}; they must match")
     if y.dtype.kind == "O":
-        missing = np.flatnonzero([v is None or (isinstance(v, float) and math.isnan(v)) for v in y])
+        missing = np.flatnonzero(np.equal(y, None) | np.not_equal(y, y))  # None, or NaN (not equal to itself)
         if missing.size:
             raise ValueError(
                 f"{name} has {missing.size} missing value{'s' if missing.size > 1 else ''} (None or NaN), "

@@ -9,7 +9,6 @@ replaced together, only at the end of a successful call.
 
 import dataclasses
 import numbers
-import warnings
 
 import numpy as np
 
@@ -20,7 +19,7 @@ from ..data.base import block_output
 from ..data.dataset import Dataset
 from ..data.open import prediction_data, target_name, training_data
 from ..data.subset import split
-from ..exceptions import DataWarning, NotFittedError, compatible
+from ..exceptions import DataWarning, NotFittedError, compatible, warn_caller
 from ..monitor import flat_parameters
 from ..problem import Problem
 from ..solvers import resume, solve, start
@@ -251,10 +250,9 @@ class GDBase(ParamsMixin):
             source = problem.source
             names = source.feature_names or [f"column {j}" for j in range(source.n_features)]
             listed = ", ".join(repr(names[j]) if source.feature_names else names[j] for j in constant[:10])
-            warnings.warn(
+            warn_caller(
                 f"{constant.size} feature(s) have zero variance: {listed}; their coefficients are fixed at 0",
                 DataWarning,
-                stacklevel=5,
             )
             scale = scale.copy()
             scale[constant] = 0.0

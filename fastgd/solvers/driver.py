@@ -6,12 +6,11 @@ code.
 """
 
 import math
-import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..exceptions import ConvergenceWarning, DivergenceError
+from ..exceptions import ConvergenceWarning, DivergenceError, warn_caller
 from ..monitor import (
     INTERRUPTED, MAX_ITER, PLATEAU, STALLED, STOP, Monitor, coefficients, enable_logging, flat_parameters,
 )
@@ -122,8 +121,8 @@ def solve(problem, options, state, validation=None, epochs=None):
     elif "best" in kept:
         solution = kept["best"]
     if monitor.reason in (STALLED, MAX_ITER):
-        warnings.warn(
-            advice.for_convergence(problem, options, monitor, stall), ConvergenceWarning, stacklevel=4
+        warn_caller(
+            advice.for_convergence(problem, options, monitor, stall), ConvergenceWarning
         )
     coef, intercept = coefficients(problem, solution)
     result = FitResult(
