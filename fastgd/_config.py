@@ -69,7 +69,7 @@ def piece_rows(n_features, itemsize=8, zero_copy=False):
 #: SPARSE_BUFFER_BYTES (millions of features). Never dependent on threads.
 SPARSE_MAX_GROUPS = 64
 SPARSE_GROUP_ROWS = 2048
-SPARSE_BUFFER_BYTES = 1 << 26
+SPARSE_BUFFER_BYTES = 1 << 25
 
 #: Tabular data whose features take at most this much as the kernel's dtype
 #: are decoded or converted once and kept for the whole fit (Parquet, CSV

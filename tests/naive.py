@@ -87,3 +87,79 @@ def minibatch_path(X, y, rule, lr, epochs, batch_size, momentum=0.9, beta1=0.9, 
             else:
                 raise ValueError(rule)
     return theta
+
+
+def _prox(v, size, l2, l1):
+    """Soft threshold by ``size * l1``, then shrink by ``1 + size * l2``."""
+    return np.sign(v) * max(abs(v) - size * l1, 0.0) / (1.0 + size * l2)
+
+
+def lazy_sparse_path(X, y, order, batch_size, rule, lr, l2=0.0, l1=0.0, loss="squared_error",
+                     average_start=np.inf, momentum=0.9, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Mini-batches of CSR rows ``X[order]``, every parameter updated eagerly at every step.
+
+    The semantics the lazy kernel promises, written one step and one
+    parameter at a time: features in the batch's rows take the rule's step;
+    the others take the penalty's proximal step alone, with the rule's rate
+    (plain and momentum rules) or the step size of their last update
+    (adaptive rules), and their state does not change. Averaged SGD averages
+    every parameter after step ``average_start``. The intercept is never
+    penalised. Returns ``(theta, average)``, ``theta = [w, b]``.
+    """
+    d = X.shape[1]
+    theta = np.zeros(d + 1)
+    avg = np.zeros(d + 1)
+    v = np.zeros(d + 1)
+    s = np.zeros(d + 1)
+    m1 = np.zeros(d + 1)
+    updated = np.zeros(d + 1, dtype=int)  # the step of each parameter's last update
+    penalty_l2 = np.r_[np.full(d, l2), 0.0]
+    penalty_l1 = np.r_[np.full(d, l1), 0.0]
+    t = 0
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        xb = X[rows]
+        p = xb @ theta[:d] + theta[d]
+        if loss == "squared_error":
+            r = p - y[rows]
+        else:
+            r = -y[rows] / (1.0 + np.exp(y[rows] * p))
+        grad = np.r_[xb.T @ r, r.sum()] / len(rows)
+        touched = set(xb.indices.tolist()) | {d}
+        t += 1
+        for j in range(d + 1):
+            if j not in touched:
+                if rule in ("adagrad", "rmsprop"):
+                    size = lr / (np.sqrt(s[j]) + eps)
+                elif rule == "adam":
+                    k = updated[j]
+                    size = lr / eps if k == 0 else lr / (np.sqrt(s[j] / (1 - beta2**k)) + eps)
+                else:
+                    size = lr
+            else:
+                g = grad[j]
+                updated[j] = t
+                if rule in ("sgd", "asgd"):
+                    size = lr
+                    theta[j] -= size * g
+                elif rule in ("momentum", "nesterov"):
+                    v[j] = momentum * v[j] + g
+                    size = lr
+                    theta[j] -= size * (g + momentum * v[j] if rule == "nesterov" else v[j])
+                elif rule == "adagrad":
+                    s[j] += g * g
+                    size = lr / (np.sqrt(s[j]) + eps)
+                    theta[j] -= size * g
+                elif rule == "rmsprop":
+                    s[j] = beta2 * s[j] + (1 - beta2) * g * g
+                    size = lr / (np.sqrt(s[j]) + eps)
+                    theta[j] -= size * g
+                else:
+                    m1[j] = beta1 * m1[j] + (1 - beta1) * g
+                    s[j] = beta2 * s[j] + (1 - beta2) * g * g
+                    size = lr / (np.sqrt(s[j] / (1 - beta2**t)) + eps)
+                    theta[j] -= size * m1[j] / (1 - beta1**t)
+            theta[j] = _prox(theta[j], size, penalty_l2[j], penalty_l1[j])
+            if rule == "asgd" and t > average_start:
+                avg[j] += (theta[j] - avg[j]) / (t - average_start)
+    return theta, avg

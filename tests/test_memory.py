@@ -150,3 +150,42 @@ def test_parquet_fit_memory_is_bounded_by_blocks_not_dataset_size(tmp_path, batc
     assert large < 2 * small
     assert large < buffer + 8 * row_group + 3_000_000
     assert large < 0.25 * large_size
+
+
+@pytest.fixture(scope="module")
+def big_csr_store(tmp_path_factory):
+    """A CSR store of 1.75M rows x 2**18 features, 50 nonzeros a row: about 1.05 GB, written in slices."""
+    import json
+
+    root = tmp_path_factory.mktemp("csr") / "train.csr"
+    root.mkdir()
+    n, d, per_row, step = 1_750_000, 1 << 18, 50, 250_000
+    nnz = n * per_row
+    data = np.lib.format.open_memmap(root / "data.npy", mode="w+", dtype=np.float64, shape=(nnz,))
+    indices = np.lib.format.open_memmap(root / "indices.npy", mode="w+", dtype=np.int32, shape=(nnz,))
+    np.save(root / "indptr.npy", np.arange(0, nnz + 1, per_row, dtype=np.int32))
+    y = np.empty(n)
+    rng = np.random.default_rng(35)
+    coef = rng.standard_normal(d)
+    weights = 1.0 / np.arange(1, d + 1) ** 1.05
+    cdf = np.cumsum(weights) / weights.sum()
+    for start in range(0, n, step):
+        cols = np.minimum(np.searchsorted(cdf, rng.random(step * per_row)), d - 1).astype(np.int32)
+        values = rng.random(step * per_row)
+        data[start * per_row : (start + step) * per_row] = values
+        indices[start * per_row : (start + step) * per_row] = cols
+        y[start : start + step] = (values * coef[cols]).reshape(step, per_row).sum(axis=1)
+    data.flush()
+    indices.flush()
+    del data, indices
+    np.save(root / "y.npy", y + rng.standard_normal(n))
+    (root / "meta.json").write_text(json.dumps({"format": "fastgd-csr", "version": 1, "n_rows": n, "n_features": d}))
+    return root, sum(f.stat().st_size for f in root.iterdir())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("batch_size, shuffle", [(None, "true"), (256, "block")])
+def test_a_memory_mapped_csr_fit_allocates_under_a_tenth_of_the_store(big_csr_store, batch_size, shuffle):
+    root, size = big_csr_store
+    assert size > 1e9
+    assert allocated("csr", root, batch_size, shuffle) < 0.10 * size

@@ -92,6 +92,8 @@ class Source:
     #: Whether blocks carry (encoded) targets; see :meth:`with_target`.
     has_target = False
     weighted = False
+    #: Whether blocks hold scipy.sparse CSR rows.
+    sparse = False
 
     @property
     def n_blocks(self):

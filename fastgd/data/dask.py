@@ -14,8 +14,9 @@ import numpy as np
 
 from .._config import REDUCE_FAN_IN
 from .._threads import limited
-from .._validation import check_target, kernel_dtype
+from .._validation import check_target, is_sparse, kernel_dtype
 from .arrays import ArraySource
+from .sparse import SparseSource, as_csr
 from .base import Source, shift_rows
 from .columns import resolve_columns
 from .dataset import Dataset
@@ -66,8 +67,15 @@ class DaskSource(Source):
         self.block_sizes = np.asarray(rows, np.int64)
         self.has_target = self._y is not None
         self.weighted = self._w is not None
+        #: Chunks are scipy.sparse matrices (checked once, here, on the workers).
+        self.sparse = is_sparse(getattr(self._X, "_meta", None))
         #: The rows kept of each partition (see :meth:`subset`), or None for all.
         self._split = None
+        if self.sparse:
+            dask.compute(*[
+                dask.delayed(_on_partition)(_checked_sparse, k, X, start)
+                for k, ((X, _, _), start) in enumerate(zip(self.partitions(), self.block_starts()))
+            ])
 
     @property
     def n_partitions(self):
@@ -124,6 +132,8 @@ class DaskSource(Source):
         return other
 
     def first_row(self):
+        if self.sparse:
+            return np.zeros(self.n_features)  # a shift would fill the zeros in
         return np.asarray(self._X[0].compute(), dtype=np.float64)
 
     def target_counts(self):
@@ -244,10 +254,27 @@ def weights_message(blocks):
 
 def partition_source(X, y, w):
     """One partition's blocks, on its worker, as a source of their own."""
-    return ArraySource(
-        np.asarray(X), y=None if y is None else np.asarray(y, dtype=np.float64),
-        w=None if w is None else np.asarray(w, dtype=np.float64),
-    )
+    y = None if y is None else np.asarray(y, dtype=np.float64)
+    w = None if w is None else np.asarray(w, dtype=np.float64)
+    if is_sparse(X):
+        return SparseSource(_csr(X), y, w)  # checked when the source was made
+    return ArraySource(np.asarray(X), y=y, w=w)
+
+
+def _csr(X):
+    """A sparse chunk as CSR of float32 or float64 values, without checks."""
+    X = X.tocsr()
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    return X
+
+
+def _checked_sparse(X, start):
+    """Check a sparse chunk; rows in a message count from the start of the data."""
+    try:
+        as_csr(X)
+    except ValueError as error:
+        raise ValueError(shift_rows(str(error), int(start))) from None
 
 
 def _encoded(values, function):

@@ -45,6 +45,12 @@ def _open_path(path, target, features, weight, engine, persist):
     if engine == "dask":
         return dask.open_parquet(path, target, features, weight, persist)
     suffix = path.suffix.lower()
+    from . import csr_store, svmlight  # sparse rows on disk
+
+    if path.is_dir() and csr_store.is_store(path):  # a directory with a fastgd-csr meta.json
+        return csr_store.open_store(path, target, features, weight)
+    if svmlight.is_svmlight_path(path):  # .svm, .svmlight, .libsvm (.gz, .bz2): via a CSR store
+        return svmlight.open_svmlight(path, target, features, weight)
     if suffix in _COMPRESSED and path.with_suffix("").suffix.lower() in _CSV:
         return tables.open_csv(path, target, features, weight)
     if path.is_dir() or suffix in _PARQUET:
@@ -59,7 +65,8 @@ def _open_path(path, target, features, weight, engine, persist):
     if kind == b"PAR1":
         return tables.open_parquet(path, target, features, weight)
     raise ValueError(
-        f"cannot tell the format of '{path}'; use a .parquet, .arrow/.feather, .csv (or .csv.gz) or .npy file"
+        f"cannot tell the format of '{path}'; use a .parquet, .arrow/.feather, .csv (or .csv.gz), .npy or "
+        ".svm/.libsvm file, or a CSR store directory"
     )
 
 

@@ -66,6 +66,7 @@ class SubsetSource(LocalSource):
         self.feature_names = base.feature_names
         self.block_sizes = base.block_sizes
         self.random_access = base.random_access
+        self.sparse = base.sparse
         self.has_target = base.has_target
         self.weighted = base.weighted
 

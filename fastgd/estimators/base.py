@@ -229,11 +229,15 @@ class GDBase(ParamsMixin):
         if not fit.standardize:
             return problem
         if coordinates is None:
-            coordinates = self._standardization(problem, streaming)
+            # Centring sparse columns would make every mini-batch step dense
+            # (see fastgd.optim.sparse_epoch): those are scaled only.
+            centre = fit.fit_intercept and not (source.sparse and fit.options.batch_size is not None)
+            coordinates = self._standardization(problem, streaming, centre)
         return dataclasses.replace(problem, mean=coordinates[0], scale=coordinates[1])
 
-    def _standardization(self, problem, streaming=False):
-        """Column means and scales from one pass.
+    def _standardization(self, problem, streaming=False, centre=True):
+        """Column means and scales from one pass (``centre=False``: zeros and
+        root mean squares).
 
         A constant column gets scale 0 (its coefficient stays 0) and a warning;
         in a stream (``partial_fit``), where the first call's rows are not all
@@ -241,7 +245,7 @@ class GDBase(ParamsMixin):
         """
         mean, std, rms = problem.column_moments()
         # Centring without an intercept would change the model: scale only.
-        center, scale = (mean, std) if problem.fit_intercept else (np.zeros_like(mean), rms)
+        center, scale = (mean, std) if centre and problem.fit_intercept else (np.zeros_like(mean), rms)
         constant = np.flatnonzero(scale <= 1e-12 * np.maximum(np.abs(center), 1.0))
         if constant.size and streaming:
             scale = scale.copy()

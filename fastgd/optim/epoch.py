@@ -39,6 +39,10 @@ class Model(NamedTuple):
     standardized: bool
     #: ``invscaling`` within the epoch: the rate of step ``t`` is ``lr / t**power_t`` (0: off).
     power_t: float
+    #: Sparse rows only: plain SGD on one output in data units, with one L2
+    #: weight for every feature and no L1, which takes the scaled path of
+    #: :mod:`fastgd.optim.sparse_epoch`.
+    scaled_l2: bool = False
 
 
 @njit(**JIT)

@@ -7,9 +7,12 @@ whether it averages its iterates) and :meth:`Rule.init` creates a
 checks the state against the rule it is given (:meth:`RuleState.belongs_to`)
 and starts a fresh state for another rule; memory is never reinterpreted.
 
-The same compiled :func:`update` runs once per epoch in full batch and once
-per mini-batch inside the compiled epoch loop, so adding a rule means adding
-its branch there and its entry in :data:`RULES`.
+The same compiled :func:`step_coordinate` takes every step: over all
+parameters (:func:`update`) once per epoch in full batch and once per
+mini-batch on dense rows, and over the touched features on sparse rows
+(:mod:`fastgd.optim.sparse_epoch`). Adding a rule means adding its branch
+there, its lazy step size in :func:`idle_size` and its entry in
+:data:`RULES`.
 
 Penalties come as per-parameter weights ``l2w`` and ``l1w`` and are applied
 by their proximal operator after the gradient step, with the step each
@@ -136,7 +139,7 @@ def gradient(g, scale, mask, out):
         out[j] = mask[j] * scale * g[j]
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def prox(theta, j, step, l2w, l1w):
     """Proximal operator of ``step * (l1w|t| + l2w t**2 / 2)`` at ``theta[j]``, in place."""
     v = theta[j]
@@ -150,46 +153,65 @@ def prox(theta, j, step, l2w, l1w):
     theta[j] = v / (1.0 + step * l2w[j])
 
 
+@njit(inline="always", **JIT)
+def step_coordinate(step, theta, g, slots, j, t, lr, average_start):
+    """Take step number ``t`` of ``step.rule`` on parameter ``j`` with gradient ``g``, in place.
+
+    Returns the step size the parameter took (its proximal step).
+    """
+    code = step.rule
+    if code == MOMENTUM or code == NESTEROV:
+        v = slots[0]
+        v[j] = step.momentum * v[j] + g
+        theta[j] -= lr * (g + step.momentum * v[j] if code == NESTEROV else v[j])
+        size = lr
+    elif code == ADAGRAD or code == RMSPROP or code == ADAM:
+        s = slots[0]
+        if code == ADAGRAD:
+            s[j] += g * g
+            denominator = math.sqrt(s[j]) + step.eps
+        elif code == RMSPROP:
+            s[j] = step.beta2 * s[j] + (1.0 - step.beta2) * g * g
+            denominator = math.sqrt(s[j]) + step.eps
+        else:
+            m = slots[1]
+            m[j] = step.beta1 * m[j] + (1.0 - step.beta1) * g
+            s[j] = step.beta2 * s[j] + (1.0 - step.beta2) * g * g
+            g = m[j] / (1.0 - step.beta1**t)
+            denominator = math.sqrt(s[j] / (1.0 - step.beta2**t)) + step.eps
+        size = lr / denominator
+        theta[j] -= size * g
+    else:
+        theta[j] -= lr * g
+        size = lr
+    prox(theta, j, size, step.l2w, step.l1w)
+    if code == ASGD and t > average_start:
+        avg = slots[0]
+        avg[j] += (theta[j] - avg[j]) / (t - average_start)
+    return size
+
+
+@njit(inline="always", **JIT)
+def idle_size(step, slots, j, t, lr):
+    """The proximal step size of parameter ``j`` after its last update, at step ``t``.
+
+    What a lazy update gives the penalty on the steps a parameter sat out:
+    the rate for plain and momentum rules, and for adaptive rules the rate
+    over the denominator their state had at that update (``t == 0``: no
+    update yet, an empty state).
+    """
+    code = step.rule
+    if code == ADAGRAD or code == RMSPROP:
+        return lr / (math.sqrt(slots[0][j]) + step.eps)
+    if code == ADAM:
+        if t == 0:
+            return lr / step.eps
+        return lr / (math.sqrt(slots[0][j] / (1.0 - step.beta2**t)) + step.eps)
+    return lr
+
+
 @njit(**JIT)
 def update(step, theta, grad, slots, t, lr, average_start):
-    """Take step number ``t`` (counting from 1) of ``step.rule`` in place."""
-    P = theta.shape[0]
-    code = step.rule
-    l2w, l1w = step.l2w, step.l1w
-    if code == MOMENTUM or code == NESTEROV:
-        mu = step.momentum
-        v = slots[0]
-        for j in range(P):
-            v[j] = mu * v[j] + grad[j]
-            move = grad[j] + mu * v[j] if code == NESTEROV else v[j]
-            theta[j] -= lr * move
-            prox(theta, j, lr, l2w, l1w)
-    elif code == ADAGRAD or code == RMSPROP or code == ADAM:
-        beta1, beta2, eps = step.beta1, step.beta2, step.eps
-        s = slots[0]
-        for j in range(P):
-            g = grad[j]
-            if code == ADAGRAD:
-                s[j] += g * g
-                denominator = math.sqrt(s[j]) + eps
-            elif code == RMSPROP:
-                s[j] = beta2 * s[j] + (1.0 - beta2) * g * g
-                denominator = math.sqrt(s[j]) + eps
-            else:
-                m = slots[1]
-                m[j] = beta1 * m[j] + (1.0 - beta1) * g
-                s[j] = beta2 * s[j] + (1.0 - beta2) * g * g
-                g = m[j] / (1.0 - beta1**t)
-                denominator = math.sqrt(s[j] / (1.0 - beta2**t)) + eps
-            size = lr / denominator
-            theta[j] -= size * g
-            prox(theta, j, size, l2w, l1w)
-    else:
-        for j in range(P):
-            theta[j] -= lr * grad[j]
-            prox(theta, j, lr, l2w, l1w)
-        if code == ASGD and t > average_start:
-            avg = slots[0]
-            rate = 1.0 / (t - average_start)
-            for j in range(P):
-                avg[j] += rate * (theta[j] - avg[j])
+    """Take step number ``t`` (counting from 1) of ``step.rule`` on every parameter, in place."""
+    for j in range(theta.shape[0]):
+        step_coordinate(step, theta, grad[j], slots, j, t, lr, average_start)

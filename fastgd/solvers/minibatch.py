@@ -6,8 +6,11 @@ import math
 
 import numpy as np
 
+from .._validation import is_sparse
 from ..optim.epoch import Model, minibatch_epoch
 from ..optim.rules import Step
+from ..optim.space import to_raw
+from ..optim.sparse_epoch import SparseRows, sparse_minibatch_epoch
 from ..monitor import divergence_ceiling
 from .options import schedule_factor
 
@@ -23,14 +26,16 @@ class MiniBatch:
         self.options = options
         self.rule = options.rule
         source = problem.source
+        if source.sparse:
+            _check_lazy(problem, options)
         weight_sum = problem.row_extremes()[1] if source.weighted else float(source.n_rows)
+        self.step = Step(
+            self.rule.code, options.momentum, options.beta1, options.beta2, options.eps, *problem.weights
+        )
         self.model = Model(
             problem.loss.code, problem.loss_param, problem.n_out, options.batch_size,
             source.n_rows / weight_sum, problem.center, problem.inv_scale, problem.standardized,
-            options.in_kernel_power,
-        )
-        self.step = Step(
-            self.rule.code, options.momentum, options.beta1, options.beta2, options.eps, *problem.weights
+            options.in_kernel_power, source.sparse and _scaled_l2(self.rule, problem, self.step),
         )
         self.epochs = source.epochs(options.shuffle, options.shuffle_buffer, options.batch_size)
 
@@ -117,5 +122,43 @@ def run_unit(model, step, lr, average_start, rows, carry):
     theta, raw, slots, t, loss_sum, weight_total = carry
     if not model.standardized:
         raw = theta  # one array: serializers that send a carry's arrays one by one lose the identity
-    unit_loss, unit_weight, t = minibatch_epoch(rows, model, step, theta, raw, slots, t, lr, average_start)
+    if is_sparse(rows.X):
+        X = rows.X
+        sparse_rows = SparseRows(X.data, X.indices, X.indptr, rows.y, rows.w, rows.order, rows.bounds)
+        unit_loss, unit_weight, t = sparse_minibatch_epoch(sparse_rows, model, step, theta, slots, t, lr, average_start)
+        if model.standardized:
+            to_raw(theta, model.center, model.inv_scale, model.n_out, raw)
+    else:
+        unit_loss, unit_weight, t = minibatch_epoch(rows, model, step, theta, raw, slots, t, lr, average_start)
     return theta, raw, slots, t, loss_sum + unit_loss, weight_total + unit_weight
+
+
+def _check_lazy(problem, options):
+    """Refuse what the lazy updates of sparse rows cannot do exactly (see
+    :mod:`fastgd.optim.sparse_epoch`)."""
+    if np.any(problem.center != 0.0):
+        raise ValueError(
+            "mini-batch descent on sparse rows needs standardized coordinates that are not centred, "
+            "but this fit continues from centred ones (a first call on dense data, or a model fitted "
+            "in full batch); refit with fit(), or use standardize=False"
+        )
+    if options.in_kernel_power > 0.0 and (problem.l1 > 0.0 or problem.l2 > 0.0):
+        raise ValueError(
+            "schedule='invscaling' changes the rate at every mini-batch, and the penalty steps of the "
+            "features a batch does not touch on sparse rows are applied lazily at one rate; use "
+            "another schedule (for example 'constant' or 'exponential') or penalty=None"
+        )
+
+
+def _scaled_l2(rule, problem, step):
+    """Whether sparse epochs may take the scaled path: plain SGD (or averaged SGD
+    before it averages) on one output in data units, one L2 weight for every feature."""
+    d = problem.n_features
+    return (
+        rule.name in ("sgd", "asgd")
+        and problem.n_out == 1
+        and not problem.standardized
+        and problem.l1 == 0.0
+        and bool(np.all(step.l2w[:d] == step.l2w[0]))
+        and bool(np.all(step.mask[:d] == 1.0))
+    )

@@ -1,0 +1,129 @@
+"""Closed forms for the steps a parameter sits out: lazy updates on sparse rows.
+
+A mini-batch touches only the features in its rows. On the other features a
+step is the penalty's proximal operator alone, ``v <- soft(v, a) / (1 + b)``
+with ``a = size * l1w`` and ``b = size * l2w``, so ``k`` such steps in a row
+have a closed form: with ``c = 1 / (1 + b)``,
+
+    |v_k| = max(0, c**k |v_0| - a * (c + c**2 + ... + c**k))
+
+(the map never changes the sign, and once at zero a parameter stays there).
+:func:`idle_steps` applies ``k`` steps at once, in O(1), and the running
+average of averaged SGD follows from the sum of the iterates, also in closed
+form: ``(s - s0) * avg_s`` is the sum of the iterates since averaging started.
+Written with ``expm1`` and ``log1p``, so that a tiny ``b`` (weak L2, or none)
+loses nothing to cancellation; the result equals ``k`` eager steps to rounding.
+"""
+
+import math
+
+from numba import njit
+
+from .._config import JIT
+
+#: Below this ``x * m`` the sum of :func:`_ramp` uses its series: the closed
+#: form would cancel.
+_SERIES = 1e-3
+
+
+@njit(inline="always", **JIT)
+def _ramp(i, x):
+    """``(1 - exp(-i x)) / x``, and ``i`` at ``x == 0``."""
+    if x == 0.0:
+        return float(i)
+    return -math.expm1(-i * x) / x
+
+
+@njit(inline="always", **JIT)
+def _ramp_sum(m, x):
+    """``sum(_ramp(i, x) for i in 1..m)``."""
+    mf = float(m)
+    s1 = mf * (mf + 1.0) / 2.0
+    if x * mf < _SERIES:
+        s2 = s1 * (2.0 * mf + 1.0) / 3.0
+        s3 = s1 * s1
+        s4 = s2 * (3.0 * mf * mf + 3.0 * mf - 1.0) / 5.0
+        return s1 - x * s2 / 2.0 + x * x * s3 / 6.0 - x * x * x * s4 / 24.0
+    return (mf + math.expm1(-mf * x) / math.expm1(x)) / x
+
+
+@njit(inline="always", **JIT)
+def _level(i, v, x, rho, a):
+    """``c**i v - a (c + ... + c**i)`` for ``v >= 0``: the iterate before clipping at 0."""
+    return math.exp(-i * x) * v - a * rho * _ramp(i, x)
+
+
+@njit(inline="always", **JIT)
+def _positive_steps(v, k, x, rho, a):
+    """How many of the first ``k`` iterates are still above 0 (``v > 0``)."""
+    if a == 0.0:
+        return k
+    cross = math.log1p(v * x / (a * rho)) / x if x > 0.0 else v / a
+    n = min(k, max(0, int(math.ceil(cross)) - 1))
+    # The closed form's own rounding decides the boundary, so that the value
+    # reported and the count agree.
+    while n < k and _level(n + 1, v, x, rho, a) > 0.0:
+        n += 1
+    while n > 0 and _level(n, v, x, rho, a) <= 0.0:
+        n -= 1
+    return n
+
+
+@njit(inline="always", **JIT)
+def _log_decay(b, memo):
+    """``log1p(b)``, remembered in ``memo = [b, log1p(b)]``: most calls of an
+    epoch share one ``b`` (one rate, one penalty weight)."""
+    if b != memo[0]:
+        memo[0] = b
+        memo[1] = math.log1p(b)
+    return memo[1]
+
+
+@njit(inline="always", **JIT)
+def idle_steps(v, k, size, l2w, l1w, with_sum, memo):
+    """``(v_k, v_1 + ... + v_k)``: ``k`` proximal steps of ``size`` from ``v``.
+
+    The sum is computed only ``with_sum`` (else 0); ``memo`` see :func:`_log_decay`.
+    """
+    if k <= 0 or v == 0.0:
+        return v, 0.0
+    b = size * l2w
+    a = size * l1w
+    if a == 0.0 and b == 0.0:
+        return v, k * v
+    x = _log_decay(b, memo)
+    rho = x / b if b > 0.0 else 1.0
+    if a == 0.0:
+        return math.exp(-k * x) * v, v * rho * _ramp(k, x) if with_sum else 0.0
+    sign = 1.0 if v > 0.0 else -1.0
+    magnitude = abs(v)
+    last = _level(k, magnitude, x, rho, a)
+    if last > 0.0 and not with_sum:
+        return sign * last, 0.0
+    n = k if last > 0.0 else _positive_steps(magnitude, k, x, rho, a)
+    if n < k:
+        last = 0.0
+    total = magnitude * rho * _ramp(n, x) - a * rho * _ramp_sum(n, x) if with_sum else 0.0
+    return sign * last, sign * total
+
+
+@njit(inline="always", **JIT)
+def catch_up(theta, avg, j, last, k, size, l2w, l1w, average_start, memo):
+    """Apply the ``k`` steps after step ``last`` that parameter ``j`` sat out, in place.
+
+    ``avg`` (the running average of averaged SGD, or an empty array) follows
+    for the steps after ``average_start``; ``memo`` see :func:`_log_decay`.
+    """
+    if avg.shape[0] == 0 or math.isinf(average_start):
+        theta[j] = idle_steps(theta[j], k, size, l2w[j], l1w[j], False, memo)[0]
+        return
+    before = min(k, max(0, int(average_start) - last))
+    v = idle_steps(theta[j], before, size, l2w[j], l1w[j], False, memo)[0]
+    v, total = idle_steps(v, k - before, size, l2w[j], l1w[j], True, memo)
+    if k - before > 0:
+        counted = last + before - average_start  # averaged steps up to where this run starts
+        if counted <= 0.0:
+            avg[j] = total / (k - before)
+        else:
+            avg[j] = (avg[j] * counted + total) / (last + k - average_start)
+    theta[j] = v

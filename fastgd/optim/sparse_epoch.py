@@ -1,0 +1,251 @@
+"""One compiled call per mini-batch epoch over CSR rows, at O(nonzeros) a row.
+
+A batch reads and updates only the features its rows touch (and the dense
+intercepts). The steps a feature sits out are the penalty's proximal step
+alone, applied lazily in closed form (:mod:`fastgd.optim.lazy`) when the
+feature is next touched and for every feature at the end of the call:
+
+- plain and averaged SGD give the eager update of every parameter to
+  rounding, L1 and elastic net included (the average of averaged SGD too);
+- momentum and adaptive rules (Nesterov, Adagrad, RMSProp, Adam) update the
+  state of touched features only, as "lazy" Adam and Adagrad do elsewhere
+  (PyTorch's ``SparseAdam``, TensorFlow's ``LazyAdam``): an untouched feature
+  keeps its velocity and second moments, does not move by its momentum, and
+  its penalty steps use the step size of its last update.
+
+Plain SGD on one output in data units with one L2 weight for all features
+(and no L1) takes a faster path with nothing per feature but its weight: the
+weights are held as ``scale * u`` (as in scikit-learn's ``WeightVector``), so
+the penalty of every feature is one multiplication of ``scale`` a step, and a
+batch costs two reads of its nonzeros. ``scale`` is folded back into ``u``
+before it can underflow, and at the end of the call.
+
+Standardized coordinates here are scaled but not centred (``center == 0``):
+centring would put the column means into every feature's gradient at every
+step and make each step dense. The solver chooses such coordinates for
+sparse mini-batches; see :meth:`~fastgd.estimators.base.BaseGD._standardization`.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from .._config import JIT
+from ..kernels.losses import loss_grad, softmax_loss_grad
+from ..kernels.prefetch import _prefetch_1d
+from .lazy import catch_up
+from .rules import ASGD, idle_size, step_coordinate
+
+
+class SparseRows(NamedTuple):
+    """The CSR rows one call visits, in ``order`` (all rows when empty); see
+    :class:`~fastgd.optim.epoch.Rows`."""
+
+    data: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+    y: np.ndarray
+    w: np.ndarray
+    order: np.ndarray
+    bounds: np.ndarray
+
+
+@njit(inline="always", **JIT)
+def _bring(theta, avg, step, slots, j, last, k, lr, n_out, stride, average_start, memo):
+    """Catch feature ``j`` up over the ``k`` steps after step ``last``, in every output."""
+    for c in range(n_out):
+        at = c * stride + j
+        size = idle_size(step, slots, at, last, lr)
+        catch_up(theta, avg, at, last, k, size, step.l2w, step.l1w, average_start, memo)
+
+
+@njit(inline="always", **JIT)
+def _logits(data, indices, a, b, q, theta, n_out, stride, p):
+    d = stride - 1
+    for c in range(n_out):
+        base = c * stride
+        z = theta[base + d]
+        for e in range(a, b):
+            j = indices[e]
+            z += data[e] * q[j] * theta[base + j]
+        p[c] = z
+
+
+@njit(inline="always", **JIT)
+def _row_loss(loss, param, n_out, p, label, r):
+    if n_out == 1:
+        value, r[0] = loss_grad(loss, p[0], label, param)
+        return value
+    return softmax_loss_grad(p, int(label), r)
+
+
+#: ``scale`` below this is folded into the weights (and so never underflows).
+_SMALLEST_SCALE = 1e-9
+
+
+@njit(**JIT)
+def _batches(n, bounds, batch_size):
+    """The number of batches (steps) of a call over ``n`` positions."""
+    count = 0
+    start = 0
+    for unit in range(max(bounds.shape[0], 1)):
+        stop = bounds[unit] if bounds.shape[0] > 0 else n
+        count += (stop - start + batch_size - 1) // batch_size
+        start = stop
+    return count
+
+
+@njit(**JIT)
+def _prefetch_weights(indices, indptr, u, i):
+    for e in range(indptr[i], indptr[i + 1]):
+        _prefetch_1d(u, indices[e])
+
+
+@njit(**JIT)
+def _scaled_epoch(rows, model, step, theta, slots, t, lr, average_start):
+    """Plain SGD with one L2 weight: ``theta[:d] = scale * u``, in place (see the module docstring)."""
+    data, indices, indptr, y, sw, idx, bounds = rows
+    gather = idx.shape[0] > 0
+    weighted = sw.shape[0] > 0
+    n = idx.shape[0] if gather else indptr.shape[0] - 1
+    d = theta.shape[0] - 1
+    l2 = step.l2w[0]
+    residuals = np.empty(min(model.batch_size, n))
+    scale = 1.0
+    loss_total = 0.0
+    weight_total = 0.0
+    unit = 0
+    start = np.int64(0)
+    while start < n:
+        unit_stop = bounds[unit] if bounds.shape[0] > 0 else n
+        stop = min(unit_stop, start + model.batch_size)
+        gb = 0.0
+        for k in range(start, stop):
+            i = idx[k] if gather else k
+            if k + 1 < n:
+                # The next row's weights are scattered over memory: request them now.
+                _prefetch_weights(indices, indptr, theta, idx[k + 1] if gather else k + 1)
+            z = 0.0
+            for e in range(indptr[i], indptr[i + 1]):
+                z += data[e] * theta[indices[e]]
+            value, r = loss_grad(model.loss, scale * z + theta[d], y[i], model.param)
+            s = sw[i] if weighted else 1.0
+            loss_total += value * s
+            weight_total += s
+            residuals[k - start] = r * s
+            gb += r * s
+        t += 1
+        rate = lr / t**model.power_t if model.power_t > 0.0 else lr
+        mean = model.inv_mean_weight / (stop - start)
+        move = rate * mean / scale
+        for k in range(start, stop):
+            i = idx[k] if gather else k
+            f = move * residuals[k - start]
+            for e in range(indptr[i], indptr[i + 1]):
+                theta[indices[e]] -= f * data[e]
+        step_coordinate(step, theta, step.mask[d] * mean * gb, slots, d, t, rate, average_start)
+        scale /= 1.0 + rate * l2
+        if scale < _SMALLEST_SCALE:
+            for j in range(d):
+                theta[j] *= scale
+            scale = 1.0
+        start = stop
+        if start == unit_stop:
+            unit += 1
+    for j in range(d):
+        theta[j] *= scale
+    return loss_total, weight_total, t
+
+
+@njit(**JIT)
+def sparse_minibatch_epoch(rows, model, step, theta, slots, t, lr, average_start):
+    """:func:`~fastgd.optim.epoch.minibatch_epoch` over CSR rows, with lazy updates.
+
+    ``model.center`` must be zero. Returns ``(loss_total, weight_total, t)``
+    as the dense kernel does.
+    """
+    data, indices, indptr, y, sw, idx, bounds = rows
+    if model.scaled_l2:
+        n = idx.shape[0] if idx.shape[0] > 0 else indptr.shape[0] - 1
+        if t + _batches(n, bounds, model.batch_size) <= average_start:  # no averaging in this call
+            return _scaled_epoch(rows, model, step, theta, slots, t, lr, average_start)
+    n_out = model.n_out
+    q = model.inv_scale
+    d = q.shape[0]
+    stride = d + 1
+    gather = idx.shape[0] > 0
+    weighted = sw.shape[0] > 0
+    n = idx.shape[0] if gather else indptr.shape[0] - 1
+    avg = slots[0] if step.rule == ASGD else np.empty(0)
+    # Every feature is current at step ``last[j]``; ``stamp`` marks those
+    # already listed in ``touched`` for batch number ``stamp[j]``.
+    last = np.full(d, t, np.int64)
+    stamp = np.full(d, -1, np.int64)
+    touched = np.empty(d, np.int64)
+    g = np.zeros(n_out * stride)
+    memo = np.array([0.0, 0.0])
+    p = np.empty(n_out)
+    r = np.empty(n_out)
+    loss_total = 0.0
+    weight_total = 0.0
+    unit = 0
+    batch = 0
+    start = np.int64(0)
+    while start < n:
+        unit_stop = bounds[unit] if bounds.shape[0] > 0 else n
+        stop = min(unit_stop, start + model.batch_size)
+        count = 0
+        for k in range(start, stop):
+            i = idx[k] if gather else k
+            for e in range(indptr[i], indptr[i + 1]):
+                j = indices[e]
+                if stamp[j] != batch:
+                    stamp[j] = batch
+                    touched[count] = j
+                    count += 1
+                    if last[j] < t:
+                        _bring(theta, avg, step, slots, j, last[j], t - last[j], lr, n_out, stride, average_start, memo)
+        shown = avg.shape[0] > 0 and t > average_start
+        for k in range(start, stop):
+            i = idx[k] if gather else k
+            a, b = indptr[i], indptr[i + 1]
+            _logits(data, indices, a, b, q, theta, n_out, stride, p)
+            value = _row_loss(model.loss, model.param, n_out, p, y[i], r)
+            s = sw[i] if weighted else 1.0
+            for c in range(n_out):
+                base = c * stride
+                rc = r[c] * s
+                for e in range(a, b):
+                    j = indices[e]
+                    g[base + j] += rc * data[e] * q[j]
+                g[base + d] += rc
+            if shown:
+                # The loss at the parameters the rule reports: the average.
+                _logits(data, indices, a, b, q, avg, n_out, stride, p)
+                value = _row_loss(model.loss, model.param, n_out, p, y[i], r)
+            loss_total += value * s
+            weight_total += s
+        t += 1
+        rate = lr / t**model.power_t if model.power_t > 0.0 else lr
+        scale = model.inv_mean_weight / (stop - start)
+        mask = step.mask
+        for e in range(count):
+            j = touched[e]
+            for c in range(n_out):
+                at = c * stride + j
+                step_coordinate(step, theta, mask[at] * scale * g[at], slots, at, t, rate, average_start)
+                g[at] = 0.0
+            last[j] = t
+        for c in range(n_out):
+            at = c * stride + d
+            step_coordinate(step, theta, mask[at] * scale * g[at], slots, at, t, rate, average_start)
+            g[at] = 0.0
+        batch += 1
+        start = stop
+        if start == unit_stop:
+            unit += 1
+    for j in range(d):
+        if last[j] < t:
+            _bring(theta, avg, step, slots, j, last[j], t - last[j], lr, n_out, stride, average_start, memo)
+    return loss_total, weight_total, t
