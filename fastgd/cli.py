@@ -29,6 +29,7 @@ examples:
   fastgd fit events.arrow --target clicked --loss log_loss --batch-size 256 \\
       --early-stopping --random-state 0 --out model.json
   fastgd fit X.npy --target y.npy --out model.json
+  fastgd fit train.svm.gz --loss log_loss --batch-size 64 --out model.json
 
 Every GDRegressor / GDClassifier parameter is an option of the same name
 (underscores as dashes), listed below with its values. A classification loss
@@ -123,8 +124,15 @@ def build_parser():
 
     fit = commands.add_parser("fit", help="fit a model on a data file", epilog=EPILOG_FIT, formatter_class=raw,
                               description="Fit a linear model by gradient descent on DATA and save it as JSON.")
-    fit.add_argument("data", metavar="DATA", help=".parquet file or directory, .arrow/.feather, .csv, or X.npy")
-    fit.add_argument("--target", required=True, help="target column (for X.npy: the y.npy file)")
+    fit.add_argument(
+        "data", metavar="DATA",
+        help=".parquet file or directory, .arrow/.feather, .csv, X.npy, .svm/.libsvm (.gz, .bz2) or a CSR store",
+    )
+    fit.add_argument(
+        "--target",
+        help="target column (for X.npy: the y.npy file; not needed for svmlight files and CSR stores, "
+        "whose rows carry their label)",
+    )
     fit.add_argument("--features", nargs="+", metavar="COLUMN", help="feature columns, in order (default: every numeric column)")
     fit.add_argument("--weight", metavar="COLUMN", help="column of sample weights")
     fit.add_argument("--out", required=True, metavar="MODEL.json", help="where to write the model")
@@ -215,12 +223,23 @@ def _train(estimator, dataset, status, quiet):
     return interrupted, progress.seconds
 
 
+def _labelled_rows_target(data):
+    """The target of data whose rows carry their label (svmlight, CSR stores), or a usage error."""
+    from .data import csr_store, svmlight
+
+    if svmlight.is_svmlight_path(data) or csr_store.is_store(data):
+        return "y"
+    raise UserError("--target is required: name the target column (for X.npy, the y.npy file)")
+
+
 def _fit(args, status):
     from . import open_dataset
     from .estimators.settings import settings as checked_settings
 
     estimator = _estimator(args)
     checked_settings(estimator)
+    if args.target is None:
+        args.target = _labelled_rows_target(args.data)
     target_file = args.target if str(args.target).lower().endswith(".npy") else None
     outputs = {"--out": args.out, "--plot": args.plot, "--history": args.history}
     _never_overwrite([args.data, target_file], outputs.values())

@@ -55,6 +55,25 @@ def test_fit_predict_info_on_parquet_and_csv_match_the_library(files):
     assert history[0] == "epoch,objective" and len(history) == library.n_iter_ + 1
 
 
+def test_svmlight_files_need_no_target(tmp_path):
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    sp = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(83)
+    X = sp.random(3000, 200, density=0.03, format="csr", random_state=rng)
+    y = (X @ rng.standard_normal(200) + 0.2 * rng.standard_normal(3000) > 0).astype(int)
+    sklearn_datasets.dump_svmlight_file(X, y, str(tmp_path / "train.svm"))
+    fitted = run("fit", tmp_path / "train.svm", "--loss", "log_loss", "--penalty", "l2", "--alpha", "1e-3",
+                 "--out", tmp_path / "m.json")
+    assert fitted.returncode == 0, fitted.stderr
+    assert "200 features, 3,000 rows" in fitted.stdout and "converged" in fitted.stdout
+    library = fastgd.GDClassifier(penalty="l2", alpha=1e-3).fit(X, y)
+    predicted = run("predict", tmp_path / "m.json", tmp_path / "train.svm", "--out", tmp_path / "p.npy")
+    assert predicted.returncode == 0, predicted.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), library.predict(X))
+    missing = run("fit", tmp_path / "m.json", "--out", tmp_path / "n.json")
+    assert missing.returncode == 2 and "fastgd: error: --target is required" in missing.stderr
+
+
 def test_classifier_labels_and_probabilities(files):
     root, table = files
     model = root / "kind.json"

@@ -16,6 +16,7 @@ from .._config import REDUCE_FAN_IN
 from .._threads import limited
 from .._validation import check_target, is_sparse, kernel_dtype
 from .arrays import ArraySource
+from .csr_store import csr_view
 from .sparse import SparseSource, as_csr
 from .base import Source, shift_rows
 from .columns import resolve_columns
@@ -262,11 +263,12 @@ def partition_source(X, y, w):
 
 
 def _csr(X):
-    """A sparse chunk as CSR of float32 or float64 values, without checks."""
+    """A sparse chunk as CSR of float32 or float64 values over read-only arrays
+    (as ``as_csr`` gives: the same compiled kernels), without checks."""
     X = X.tocsr()
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
-    return X
+    return csr_view(X.data, X.indices, X.indptr, X.shape)
 
 
 def _checked_sparse(X, start):

@@ -252,12 +252,16 @@ class GDBase(ParamsMixin):
             scale[constant] = 1.0
         elif constant.size:
             source = problem.source
-            names = source.feature_names or [f"column {j}" for j in range(source.n_features)]
-            listed = ", ".join(repr(names[j]) if source.feature_names else names[j] for j in constant[:10])
-            warn_caller(
-                f"{constant.size} feature(s) have zero variance: {listed}; their coefficients are fixed at 0",
-                DataWarning,
-            )
+            # Sparse data (hashed or one-hot features) has columns that never
+            # occur: expected, and their coefficients would stay 0 anyway.
+            named = constant[rms[constant] > 0] if source.sparse else constant
+            if named.size:
+                names = source.feature_names
+                listed = ", ".join(repr(names[j]) if names else f"column {j}" for j in named[:10])
+                warn_caller(
+                    f"{named.size} feature(s) have zero variance: {listed}; their coefficients are fixed at 0",
+                    DataWarning,
+                )
             scale = scale.copy()
             scale[constant] = 0.0
         return center, scale

@@ -19,6 +19,12 @@ from numba import njit, prange
 from .._config import JIT, SPARSE_BUFFER_BYTES, SPARSE_GROUP_ROWS, SPARSE_MAX_GROUPS
 from .fused import fold
 from .losses import loss_grad, softmax_loss_grad
+from .prefetch import _prefetch_1d
+
+#: Rows ahead whose parameters and sums are requested: with millions of
+#: features they are scattered far beyond the cache, and a row's column
+#: indices say where long before the row is summed.
+_AHEAD = 4
 from .stats import _fold_stats
 
 
@@ -50,6 +56,11 @@ def _run_sums(data, indices, indptr, y, sw, theta, loss, param, n_out, d, idx, s
     r = np.empty(n_out)
     loss_total = weight_total = 0.0
     for k in range(start, stop):
+        if n_out == 1 and k + _AHEAD < stop:
+            ahead = idx[k + _AHEAD] if gather else k + _AHEAD
+            for q in range(indptr[ahead], indptr[ahead + 1]):
+                _prefetch_1d(theta, indices[q])
+                _prefetch_1d(part, indices[q])
         i = idx[k] if gather else k
         a, b = indptr[i], indptr[i + 1]
         _row_logits(data, indices, a, b, theta, n_out, d, p)

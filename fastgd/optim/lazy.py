@@ -26,7 +26,7 @@ from .._config import JIT
 _SERIES = 1e-3
 
 
-@njit(inline="always", **JIT)
+@njit(**JIT)
 def _ramp(i, x):
     """``(1 - exp(-i x)) / x``, and ``i`` at ``x == 0``."""
     if x == 0.0:
@@ -34,7 +34,7 @@ def _ramp(i, x):
     return -math.expm1(-i * x) / x
 
 
-@njit(inline="always", **JIT)
+@njit(**JIT)
 def _ramp_sum(m, x):
     """``sum(_ramp(i, x) for i in 1..m)``."""
     mf = float(m)
@@ -47,13 +47,13 @@ def _ramp_sum(m, x):
     return (mf + math.expm1(-mf * x) / math.expm1(x)) / x
 
 
-@njit(inline="always", **JIT)
+@njit(**JIT)
 def _level(i, v, x, rho, a):
     """``c**i v - a (c + ... + c**i)`` for ``v >= 0``: the iterate before clipping at 0."""
     return math.exp(-i * x) * v - a * rho * _ramp(i, x)
 
 
-@njit(inline="always", **JIT)
+@njit(**JIT)
 def _positive_steps(v, k, x, rho, a):
     """How many of the first ``k`` iterates are still above 0 (``v > 0``)."""
     if a == 0.0:
@@ -69,7 +69,7 @@ def _positive_steps(v, k, x, rho, a):
     return n
 
 
-@njit(inline="always", **JIT)
+@njit(**JIT)
 def _log_decay(b, memo):
     """``log1p(b)``, remembered in ``memo = [b, log1p(b)]``: most calls of an
     epoch share one ``b`` (one rate, one penalty weight)."""
@@ -79,7 +79,7 @@ def _log_decay(b, memo):
     return memo[1]
 
 
-@njit(inline="always", **JIT)
+@njit(**JIT)
 def idle_steps(v, k, size, l2w, l1w, with_sum, memo):
     """``(v_k, v_1 + ... + v_k)``: ``k`` proximal steps of ``size`` from ``v``.
 
@@ -107,7 +107,7 @@ def idle_steps(v, k, size, l2w, l1w, with_sum, memo):
     return sign * last, sign * total
 
 
-@njit(inline="always", **JIT)
+@njit(**JIT)
 def catch_up(theta, avg, j, last, k, size, l2w, l1w, average_start, memo):
     """Apply the ``k`` steps after step ``last`` that parameter ``j`` sat out, in place.
 

@@ -139,7 +139,7 @@ def gradient(g, scale, mask, out):
         out[j] = mask[j] * scale * g[j]
 
 
-@njit(inline="always", **JIT)
+@njit(**JIT)
 def prox(theta, j, step, l2w, l1w):
     """Proximal operator of ``step * (l1w|t| + l2w t**2 / 2)`` at ``theta[j]``, in place."""
     v = theta[j]
@@ -153,7 +153,39 @@ def prox(theta, j, step, l2w, l1w):
     theta[j] = v / (1.0 + step * l2w[j])
 
 
-@njit(inline="always", **JIT)
+@njit(**JIT)
+def _momentum(step, theta, g, v, j, lr, nesterov):
+    v[j] = step.momentum * v[j] + g
+    theta[j] -= lr * (g + step.momentum * v[j] if nesterov else v[j])
+    return lr
+
+
+@njit(**JIT)
+def _adaptive(step, theta, g, slots, j, t, lr, code):
+    s = slots[0]
+    if code == ADAGRAD:
+        s[j] += g * g
+        denominator = math.sqrt(s[j]) + step.eps
+    elif code == RMSPROP:
+        s[j] = step.beta2 * s[j] + (1.0 - step.beta2) * g * g
+        denominator = math.sqrt(s[j]) + step.eps
+    else:
+        m = slots[1]
+        m[j] = step.beta1 * m[j] + (1.0 - step.beta1) * g
+        s[j] = step.beta2 * s[j] + (1.0 - step.beta2) * g * g
+        g = m[j] / (1.0 - step.beta1**t)
+        denominator = math.sqrt(s[j] / (1.0 - step.beta2**t)) + step.eps
+    size = lr / denominator
+    theta[j] -= size * g
+    return size
+
+
+@njit(**JIT)
+def _average(avg, theta, j, t, average_start):
+    avg[j] += (theta[j] - avg[j]) / (t - average_start)
+
+
+@njit(**JIT)
 def step_coordinate(step, theta, g, slots, j, t, lr, average_start):
     """Take step number ``t`` of ``step.rule`` on parameter ``j`` with gradient ``g``, in place.
 
@@ -161,37 +193,19 @@ def step_coordinate(step, theta, g, slots, j, t, lr, average_start):
     """
     code = step.rule
     if code == MOMENTUM or code == NESTEROV:
-        v = slots[0]
-        v[j] = step.momentum * v[j] + g
-        theta[j] -= lr * (g + step.momentum * v[j] if code == NESTEROV else v[j])
-        size = lr
+        size = _momentum(step, theta, g, slots[0], j, lr, code == NESTEROV)
     elif code == ADAGRAD or code == RMSPROP or code == ADAM:
-        s = slots[0]
-        if code == ADAGRAD:
-            s[j] += g * g
-            denominator = math.sqrt(s[j]) + step.eps
-        elif code == RMSPROP:
-            s[j] = step.beta2 * s[j] + (1.0 - step.beta2) * g * g
-            denominator = math.sqrt(s[j]) + step.eps
-        else:
-            m = slots[1]
-            m[j] = step.beta1 * m[j] + (1.0 - step.beta1) * g
-            s[j] = step.beta2 * s[j] + (1.0 - step.beta2) * g * g
-            g = m[j] / (1.0 - step.beta1**t)
-            denominator = math.sqrt(s[j] / (1.0 - step.beta2**t)) + step.eps
-        size = lr / denominator
-        theta[j] -= size * g
+        size = _adaptive(step, theta, g, slots, j, t, lr, code)
     else:
         theta[j] -= lr * g
         size = lr
     prox(theta, j, size, step.l2w, step.l1w)
     if code == ASGD and t > average_start:
-        avg = slots[0]
-        avg[j] += (theta[j] - avg[j]) / (t - average_start)
+        _average(slots[0], theta, j, t, average_start)
     return size
 
 
-@njit(inline="always", **JIT)
+@njit(**JIT)
 def idle_size(step, slots, j, t, lr):
     """The proximal step size of parameter ``j`` after its last update, at step ``t``.
 
@@ -212,6 +226,24 @@ def idle_size(step, slots, j, t, lr):
 
 @njit(**JIT)
 def update(step, theta, grad, slots, t, lr, average_start):
-    """Take step number ``t`` (counting from 1) of ``step.rule`` on every parameter, in place."""
-    for j in range(theta.shape[0]):
-        step_coordinate(step, theta, grad[j], slots, j, t, lr, average_start)
+    """Take step number ``t`` (counting from 1) of ``step.rule`` on every parameter, in place.
+
+    :func:`step_coordinate` over every parameter, with the choice of rule
+    taken once, outside the loops, so that they vectorize.
+    """
+    P = theta.shape[0]
+    code = step.rule
+    if code == MOMENTUM or code == NESTEROV:
+        nesterov = code == NESTEROV
+        for j in range(P):
+            prox(theta, j, _momentum(step, theta, grad[j], slots[0], j, lr, nesterov), step.l2w, step.l1w)
+    elif code == ADAGRAD or code == RMSPROP or code == ADAM:
+        for j in range(P):
+            prox(theta, j, _adaptive(step, theta, grad[j], slots, j, t, lr, code), step.l2w, step.l1w)
+    else:
+        for j in range(P):
+            theta[j] -= lr * grad[j]
+            prox(theta, j, lr, step.l2w, step.l1w)
+        if code == ASGD and t > average_start:
+            for j in range(P):
+                _average(slots[0], theta, j, t, average_start)

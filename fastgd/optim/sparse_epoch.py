@@ -51,7 +51,7 @@ class SparseRows(NamedTuple):
     bounds: np.ndarray
 
 
-@njit(inline="always", **JIT)
+@njit(**JIT)
 def _bring(theta, avg, step, slots, j, last, k, lr, n_out, stride, average_start, memo):
     """Catch feature ``j`` up over the ``k`` steps after step ``last``, in every output."""
     for c in range(n_out):
@@ -60,7 +60,7 @@ def _bring(theta, avg, step, slots, j, last, k, lr, n_out, stride, average_start
         catch_up(theta, avg, at, last, k, size, step.l2w, step.l1w, average_start, memo)
 
 
-@njit(inline="always", **JIT)
+@njit(**JIT)
 def _logits(data, indices, a, b, q, theta, n_out, stride, p):
     d = stride - 1
     for c in range(n_out):
@@ -72,7 +72,7 @@ def _logits(data, indices, a, b, q, theta, n_out, stride, p):
         p[c] = z
 
 
-@njit(inline="always", **JIT)
+@njit(**JIT)
 def _row_loss(loss, param, n_out, p, label, r):
     if n_out == 1:
         value, r[0] = loss_grad(loss, p[0], label, param)

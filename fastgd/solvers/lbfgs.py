@@ -1,7 +1,8 @@
 """Limited-memory BFGS in full batch: one pass per step when the full step is accepted.
 
 The direction comes from the two-loop recursion over the last
-``LBFGS_MEMORY`` pairs of steps and gradient changes; the step length from
+``LBFGS_MEMORY`` pairs of steps and gradient changes (each kept with its
+inner product); the step length from
 backtracking until the Armijo condition holds (each trial one pass). The
 penalty, smooth here (L2 only), is part of objective and gradient.
 """
@@ -64,8 +65,9 @@ class Lbfgs:
                 step *= 0.5
             new_grad = problem.gradient(new_sums) + l2w * new
             s, yk = new - theta, new_grad - grad
-            if yk @ s > 1e-12 * (s @ s):
-                pairs.append((s, yk))
+            ys = float(yk @ s)
+            if ys > 1e-12 * (s @ s):
+                pairs.append((s, yk, ys))
                 del pairs[:-memory]
             theta, grad, f = new, new_grad, new_f
             state.theta = theta
@@ -83,16 +85,17 @@ def _two_loop(grad, pairs, l2w):
     across coordinates; ``c`` estimates the data's from the last pair.
     """
     q = grad.copy()
+    work = np.empty_like(q)  # one buffer for every scaled vector: no allocation per pair
     alphas = []
-    for s, y in reversed(pairs):
-        alpha = (s @ q) / (y @ s)
-        q -= alpha * y
+    for s, y, ys in reversed(pairs):
+        alpha = (s @ q) / ys
+        q -= np.multiply(alpha, y, out=work)
         alphas.append(alpha)
     if pairs:
-        s, y = pairs[-1]
+        s, y, ys = pairs[-1]
         data = y - l2w * s
-        curvature = (data @ data) / (s @ data) if s @ data > 0 else (y @ y) / (s @ y)
+        curvature = (data @ data) / (s @ data) if s @ data > 0 else (y @ y) / ys
         q /= curvature + l2w
-    for (s, y), alpha in zip(pairs, reversed(alphas)):
-        q += (alpha - (y @ q) / (y @ s)) * s
+    for (s, y, ys), alpha in zip(pairs, reversed(alphas)):
+        q += np.multiply(alpha - (y @ q) / ys, s, out=work)
     return q

@@ -38,7 +38,7 @@ class FistaState:
 
 @dataclass
 class LbfgsState:
-    """L-BFGS: the last (step, gradient change) pairs."""
+    """L-BFGS: the last (step, gradient change, their inner product) triples."""
 
     pairs: list = field(default_factory=list)
 
@@ -47,7 +47,7 @@ class LbfgsState:
         return cls()
 
     def belongs_to(self, n_params):
-        return all(s.shape == (n_params,) for s, _ in self.pairs)
+        return all(s.shape == (n_params,) for s, *_ in self.pairs)
 
     def copy(self):
         # The pairs are never changed in place, only added and dropped.
