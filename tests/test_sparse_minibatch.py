@@ -76,7 +76,7 @@ def test_the_closed_form_equals_repeated_proximal_steps(v, k, size, l2w, l1w):
     for _ in range(k):
         eager = _prox(eager, size, l2w, l1w)
         total += eager
-    value, summed = idle_steps(v, k, size, l2w, l1w, True, np.zeros(2))
+    value, summed = idle_steps(v, k, size * l2w, math.log1p(size * l2w), size * l1w, True)
     scale = max(1.0, abs(v))
     assert abs(value - eager) <= 1e-12 * scale
     assert abs(summed - total) <= 1e-12 * scale * max(k, 1)

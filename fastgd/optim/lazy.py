@@ -70,28 +70,18 @@ def _positive_steps(v, k, x, rho, a):
 
 
 @njit(**JIT)
-def _log_decay(b, memo):
-    """``log1p(b)``, remembered in ``memo = [b, log1p(b)]``: most calls of an
-    epoch share one ``b`` (one rate, one penalty weight)."""
-    if b != memo[0]:
-        memo[0] = b
-        memo[1] = math.log1p(b)
-    return memo[1]
+def idle_steps(v, k, b, x, a, with_sum):
+    """``(v_k, v_1 + ... + v_k)``: ``k`` proximal steps from ``v``, with
+    ``b = size * l2w``, ``x = log1p(b)`` and ``a = size * l1w``.
 
-
-@njit(**JIT)
-def idle_steps(v, k, size, l2w, l1w, with_sum, memo):
-    """``(v_k, v_1 + ... + v_k)``: ``k`` proximal steps of ``size`` from ``v``.
-
-    The sum is computed only ``with_sum`` (else 0); ``memo`` see :func:`_log_decay`.
+    The sum is computed only ``with_sum`` (else 0). Scalars only: arrays
+    passed to a compiled helper cost a reference count each, which at one
+    call per nonzero was most of an epoch.
     """
     if k <= 0 or v == 0.0:
         return v, 0.0
-    b = size * l2w
-    a = size * l1w
     if a == 0.0 and b == 0.0:
         return v, k * v
-    x = _log_decay(b, memo)
     rho = x / b if b > 0.0 else 1.0
     if a == 0.0:
         return math.exp(-k * x) * v, v * rho * _ramp(k, x) if with_sum else 0.0
@@ -108,22 +98,19 @@ def idle_steps(v, k, size, l2w, l1w, with_sum, memo):
 
 
 @njit(**JIT)
-def catch_up(theta, avg, j, last, k, size, l2w, l1w, average_start, memo):
-    """Apply the ``k`` steps after step ``last`` that parameter ``j`` sat out, in place.
-
-    ``avg`` (the running average of averaged SGD, or an empty array) follows
-    for the steps after ``average_start``; ``memo`` see :func:`_log_decay`.
-    """
-    if avg.shape[0] == 0 or math.isinf(average_start):
-        theta[j] = idle_steps(theta[j], k, size, l2w[j], l1w[j], False, memo)[0]
-        return
+def caught_up(v, average, last, k, b, x, a, average_start):
+    """``(theta, average)`` of a parameter after the ``k`` steps after step
+    ``last`` that it sat out; the running average of averaged SGD (pass
+    ``average_start = inf`` otherwise) follows for the steps after
+    ``average_start``."""
+    if math.isinf(average_start):
+        return idle_steps(v, k, b, x, a, False)[0], average
     before = min(k, max(0, int(average_start) - last))
-    v = idle_steps(theta[j], before, size, l2w[j], l1w[j], False, memo)[0]
-    v, total = idle_steps(v, k - before, size, l2w[j], l1w[j], True, memo)
-    if k - before > 0:
-        counted = last + before - average_start  # averaged steps up to where this run starts
-        if counted <= 0.0:
-            avg[j] = total / (k - before)
-        else:
-            avg[j] = (avg[j] * counted + total) / (last + k - average_start)
-    theta[j] = v
+    v = idle_steps(v, before, b, x, a, False)[0]
+    if k - before == 0:
+        return v, average
+    v, total = idle_steps(v, k - before, b, x, a, True)
+    counted = last + before - average_start  # averaged steps up to where this run starts
+    if counted <= 0.0:
+        return v, total / (k - before)
+    return v, (average * counted + total) / (last + k - average_start)

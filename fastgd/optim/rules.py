@@ -185,7 +185,7 @@ def _average(avg, theta, j, t, average_start):
     avg[j] += (theta[j] - avg[j]) / (t - average_start)
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)  # called per touched nonzero: no reference counts per call
 def step_coordinate(step, theta, g, slots, j, t, lr, average_start):
     """Take step number ``t`` of ``step.rule`` on parameter ``j`` with gradient ``g``, in place.
 
@@ -206,21 +206,20 @@ def step_coordinate(step, theta, g, slots, j, t, lr, average_start):
 
 
 @njit(**JIT)
-def idle_size(step, slots, j, t, lr):
-    """The proximal step size of parameter ``j`` after its last update, at step ``t``.
+def idle_size(code, second_moment, t, lr, beta2, eps):
+    """The proximal step size of a parameter after its last update, at step ``t``.
 
     What a lazy update gives the penalty on the steps a parameter sat out:
     the rate for plain and momentum rules, and for adaptive rules the rate
-    over the denominator their state had at that update (``t == 0``: no
-    update yet, an empty state).
+    over the denominator their state (``second_moment``) had at that update
+    (``t == 0``: no update yet, an empty state).
     """
-    code = step.rule
     if code == ADAGRAD or code == RMSPROP:
-        return lr / (math.sqrt(slots[0][j]) + step.eps)
+        return lr / (math.sqrt(second_moment) + eps)
     if code == ADAM:
         if t == 0:
-            return lr / step.eps
-        return lr / (math.sqrt(slots[0][j] / (1.0 - step.beta2**t)) + step.eps)
+            return lr / eps
+        return lr / (math.sqrt(second_moment / (1.0 - beta2**t)) + eps)
     return lr
 
 

@@ -26,6 +26,7 @@ step and make each step dense. The solver chooses such coordinates for
 sparse mini-batches; see :meth:`~fastgd.estimators.base.BaseGD._standardization`.
 """
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -34,8 +35,8 @@ from numba import njit
 from .._config import JIT
 from ..kernels.losses import loss_grad, softmax_loss_grad
 from ..kernels.prefetch import _prefetch_1d
-from .lazy import catch_up
-from .rules import ASGD, idle_size, step_coordinate
+from .lazy import caught_up
+from .rules import ADAGRAD, ADAM, ASGD, RMSPROP, idle_size, step_coordinate
 
 
 class SparseRows(NamedTuple):
@@ -51,13 +52,26 @@ class SparseRows(NamedTuple):
     bounds: np.ndarray
 
 
-@njit(**JIT)
-def _bring(theta, avg, step, slots, j, last, k, lr, n_out, stride, average_start, memo):
-    """Catch feature ``j`` up over the ``k`` steps after step ``last``, in every output."""
+@njit(inline="always", **JIT)  # arrays passed to a call cost reference counts, per nonzero
+def _bring(theta, avg, step, slots, j, last, k, lr, n_out, stride, average_start, decay):
+    """Catch feature ``j`` up over the ``k`` steps after step ``last``, in every output.
+
+    ``decay = [b, log1p(b)]`` remembers the last logarithm: most features of
+    an epoch share one ``b``.
+    """
+    code = step.rule
+    adaptive = code == ADAGRAD or code == RMSPROP or code == ADAM
     for c in range(n_out):
         at = c * stride + j
-        size = idle_size(step, slots, at, last, lr)
-        catch_up(theta, avg, at, last, k, size, step.l2w, step.l1w, average_start, memo)
+        size = idle_size(code, slots[0][at] if adaptive else 0.0, last, lr, step.beta2, step.eps)
+        b = size * step.l2w[at]
+        if b != decay[0]:
+            decay[0] = b
+            decay[1] = math.log1p(b)
+        if avg.shape[0] > 0:
+            theta[at], avg[at] = caught_up(theta[at], avg[at], last, k, b, decay[1], size * step.l1w[at], average_start)
+        else:
+            theta[at] = caught_up(theta[at], 0.0, last, k, b, decay[1], size * step.l1w[at], math.inf)[0]
 
 
 @njit(**JIT)
@@ -184,7 +198,7 @@ def sparse_minibatch_epoch(rows, model, step, theta, slots, t, lr, average_start
     stamp = np.full(d, -1, np.int64)
     touched = np.empty(d, np.int64)
     g = np.zeros(n_out * stride)
-    memo = np.array([0.0, 0.0])
+    decay = np.array([0.0, 0.0])
     p = np.empty(n_out)
     r = np.empty(n_out)
     loss_total = 0.0
@@ -205,7 +219,7 @@ def sparse_minibatch_epoch(rows, model, step, theta, slots, t, lr, average_start
                     touched[count] = j
                     count += 1
                     if last[j] < t:
-                        _bring(theta, avg, step, slots, j, last[j], t - last[j], lr, n_out, stride, average_start, memo)
+                        _bring(theta, avg, step, slots, j, last[j], t - last[j], lr, n_out, stride, average_start, decay)
         shown = avg.shape[0] > 0 and t > average_start
         for k in range(start, stop):
             i = idx[k] if gather else k
@@ -247,5 +261,5 @@ def sparse_minibatch_epoch(rows, model, step, theta, slots, t, lr, average_start
             unit += 1
     for j in range(d):
         if last[j] < t:
-            _bring(theta, avg, step, slots, j, last[j], t - last[j], lr, n_out, stride, average_start, memo)
+            _bring(theta, avg, step, slots, j, last[j], t - last[j], lr, n_out, stride, average_start, decay)
     return loss_total, weight_total, t
