@@ -14,6 +14,7 @@ from ._validation import first_nonfinite, is_sparse, kernel_dtype, readonly
 from .data.base import NO_WEIGHTS, Block, ColumnBlock
 from .kernels.columns import column_pass, column_pass_serial
 from .kernels.fused import full_pass, full_pass_serial, predict, predict_serial
+from .kernels.losses import constant_losses
 from .kernels.sparse import csr_pass, csr_pass_serial, csr_predict, csr_predict_serial, csr_stats, csr_stats_serial
 from .kernels.stats import column_stats, column_stats_serial
 
@@ -33,6 +34,13 @@ def add_sums(block, total, raw, loss, param, n_out):
     kernel = _threads.kernel(full_pass, full_pass_serial, rows * raw.shape[0])
     kernel(block.X, block.y, block.w, raw, loss, param, n_out, block.rows, CHUNK_ROWS, total)
     return total
+
+
+def add_constant_losses(block, acc, b, loss, param):
+    """Add a block's loss and weight sums at constant predictions ``b`` (see
+    :func:`~fastgd.kernels.losses.constant_losses`) to ``acc``: the targets only."""
+    loss_total, weight_total = constant_losses(loss, param, b, block.y, block.w, block.rows)
+    return acc + np.array([loss_total, weight_total])
 
 
 def add_stats(block, acc, shift, center, inv_scale):

@@ -10,7 +10,7 @@ from . import losses
 from .data.base import nonfinite_message
 from .exceptions import DivergenceError
 from .optim import rules, stepsize
-from .passes import add_stats, add_sums, combine_stats
+from .passes import add_constant_losses, add_stats, add_sums, combine_stats
 from .optim.space import from_raw, gradient_to_standard, to_raw
 
 
@@ -121,6 +121,18 @@ class Problem:
         if self.standardized:
             gradient_to_standard(total, self.center, self.inv_scale, n_out)
         return total
+
+    def start_objective(self, theta):
+        """The objective at ``theta``: from the targets alone when every weight
+        is 0 (a fresh start: each prediction is its intercept), else one pass."""
+        d = self.n_features
+        weights = theta.reshape(self.n_out, d + 1)
+        if np.any(weights[:, :d]):
+            return self.objective(self.sums(theta), theta)
+        # With zero weights the standardized intercept is the data-unit one.
+        b = np.ascontiguousarray(weights[:, d])
+        total = self.source.reduce(add_constant_losses, (b, self.loss.code, self.loss_param), np.zeros(2), np.add)
+        return total[0] / total[1]
 
     def penalty(self, theta):
         l2w, l1w, _ = self.weights

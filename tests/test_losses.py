@@ -169,3 +169,36 @@ def test_hinge_is_a_linear_svm():
         assert model.score(X, y) > 0.95
     with pytest.raises(AttributeError, match="probabilities are not available for loss='hinge'"):
         model.predict_proba(X)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "huber", "poisson", "log_loss", "hinge", "softmax"])
+def test_the_start_objective_of_zero_weights_needs_only_the_targets(loss):
+    import dask.array as da
+    import scipy.sparse as sp
+
+    from fastgd import losses as loss_table
+    from fastgd.data import ArraySource
+    from fastgd.data.dask import dask_arrays
+    from fastgd.data.sparse import SparseSource
+    from fastgd.data.subset import split
+    from fastgd.problem import Problem
+
+    rng = np.random.default_rng(12)
+    X = rng.standard_normal((2000, 5))
+    z = X @ rng.standard_normal(5)
+    y = {"poisson": rng.poisson(np.exp(z / 4)).astype(float), "log_loss": np.sign(z), "hinge": np.sign(z),
+         "softmax": np.digitize(z, [-1.0, 1.0]).astype(float)}.get(loss, z)
+    w = rng.uniform(0.5, 2.0, 2000)
+    n_out = 3 if loss == "softmax" else 1
+    sources = [ArraySource(X, y=y, w=w), SparseSource(sp.csr_matrix(X), y, w),
+               dask_arrays(da.from_array(X, chunks=(500, 5)), y, w).with_target(lambda v: v)]
+    sources.append(split(sources[0], 0.2, 3)[1])  # held-out rows of a subset
+    theta = np.zeros(n_out * 6)
+    theta[5::6] = rng.standard_normal(n_out)  # intercepts only
+    for source in sources:
+        chosen = loss_table.MULTINOMIAL if loss == "softmax" else loss_table.REGISTRY[loss]
+        problem = Problem(source=source, loss=chosen, loss_param=1.0, n_out=n_out, l2=0.3)
+        expected = problem.objective(problem.sums(theta), theta)
+        assert abs(problem.start_objective(theta) - expected) <= 1e-13 * abs(expected)
+    theta[0] = 0.5  # a weight: one pass, as before
+    assert problem.start_objective(theta) == problem.objective(problem.sums(theta), theta)

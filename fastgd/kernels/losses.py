@@ -9,6 +9,7 @@ class index.
 
 import math
 
+import numpy as np
 from numba import njit
 
 from .._config import JIT
@@ -75,3 +76,29 @@ def softmax_loss_grad(p, label, r):
         r[k] /= total
     r[label] -= 1.0
     return top + math.log(total) - p[label]
+
+
+@njit(**JIT)
+def constant_losses(code, param, b, y, sw, rows):
+    """``(loss sum, weight sum)`` when every row's prediction is ``b`` (one per
+    output): the objective of a model whose weights are all zero, from the
+    targets alone. ``rows`` picks rows (all when empty); ``sw`` may be empty."""
+    n_out = b.shape[0]
+    r = np.empty(n_out)
+    p = b.copy()
+    constant = 0.0
+    if n_out > 1:
+        constant = softmax_loss_grad(p, 0, r) + b[0]  # logsumexp(b)
+    gather = rows.shape[0] > 0
+    weighted = sw.shape[0] > 0
+    loss_total = weight_total = 0.0
+    for k in range(rows.shape[0] if gather else y.shape[0]):
+        i = rows[k] if gather else k
+        if n_out == 1:
+            value = loss_grad(code, b[0], y[i], param)[0]
+        else:
+            value = constant - b[int(y[i])]
+        s = sw[i] if weighted else 1.0
+        loss_total += value * s
+        weight_total += s
+    return loss_total, weight_total

@@ -56,7 +56,7 @@ class MiniBatch:
         problem, options = self.problem, self.options
         if math.isnan(state.watch.start):
             # Where the descent starts: divergence is judged against it.
-            state.watch.start = problem.objective(problem.sums(state.theta), state.theta)
+            state.watch.start = problem.start_objective(state.theta)
         theta = state.theta
         raw = problem.raw(theta).copy() if problem.standardized else theta
         retaken = 0
