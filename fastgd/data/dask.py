@@ -16,7 +16,6 @@ from .._config import REDUCE_FAN_IN
 from .._threads import limited
 from .._validation import check_target, is_sparse, kernel_dtype
 from .arrays import ArraySource
-from .csr_store import csr_view
 from .sparse import SparseSource, as_csr
 from .base import Source, shift_rows
 from .columns import resolve_columns
@@ -258,17 +257,8 @@ def partition_source(X, y, w):
     y = None if y is None else np.asarray(y, dtype=np.float64)
     w = None if w is None else np.asarray(w, dtype=np.float64)
     if is_sparse(X):
-        return SparseSource(_csr(X), y, w)  # checked when the source was made
+        return SparseSource(as_csr(X, check_values=False), y, w)  # checked when the source was made
     return ArraySource(np.asarray(X), y=y, w=w)
-
-
-def _csr(X):
-    """A sparse chunk as CSR of float32 or float64 values over read-only arrays
-    (as ``as_csr`` gives: the same compiled kernels), without checks."""
-    X = X.tocsr()
-    if X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)
-    return csr_view(X.data, X.indices, X.indptr, X.shape)
 
 
 def _checked_sparse(X, start):

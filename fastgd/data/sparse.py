@@ -65,9 +65,12 @@ def natural_blocks(indptr):
     return np.diff(ends, prepend=0).astype(np.int64)
 
 
-def as_csr(X, name="X"):
+def as_csr(X, name="X", check_values=True):
     """``X`` as a checked CSR matrix of float32 or float64 values, its arrays
     read-only views (no copy when it already is one).
+
+    ``check_values=False`` skips the pass over the arrays (indices, ``indptr``
+    and values), for matrices already checked once, such as Dask chunks.
 
     The checks stream over the arrays in compiled loops: nothing of the size
     of the data is allocated, so a memory-mapped matrix larger than memory is
@@ -103,7 +106,8 @@ def as_csr(X, name="X"):
             f"{indptr[0] if len(indptr) else None} and ends at {indptr[-1] if len(indptr) else None}, with "
             f"{indices.shape[0]} indices and {data.shape[0]} values"
         )
-    check_csr_arrays(data, indices, indptr, d, name)
+    if check_values:
+        check_csr_arrays(data, indices, indptr, d, name)
     return csr_view(data, indices, indptr, (n, d), sp.csr_array if isinstance(X, sp.csr_array) else sp.csr_matrix)
 
 
