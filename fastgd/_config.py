@@ -75,3 +75,12 @@ SPARSE_BUFFER_BYTES = 1 << 25
 #: are decoded or converted once and kept for the whole fit (Parquet, CSV
 #: with many chunks): bounded, and far less than re-reading them every epoch.
 SMALL_DATA_BYTES = 1 << 24
+
+#: Coded rows (numeric values and category codes) of in-memory tables up to
+#: this size are built once and kept for the whole fit: about the size of the
+#: numeric columns, never of a one-hot matrix.
+CODED_CACHE_BYTES = 1 << 28
+
+#: Categorical columns with at most this many categories are centred in
+#: mini-batch descent: every step then updates each of their categories.
+CENTRED_CATEGORIES = 256

@@ -15,6 +15,8 @@ def readonly(a):
     serves numpy arrays, memory maps and Arrow buffers alike, and the
     caller's data cannot be written through them.
     """
+    if hasattr(a, "readonly"):  # coded rows: several arrays
+        return a.readonly()
     view = a.view()
     view.flags.writeable = False
     return view
@@ -137,11 +139,12 @@ def first_nonfinite(blocks, feature_names=None):
     pay for a separate scan.
     """
     for block in blocks:
-        bad = ~np.isfinite(block.X)
+        X = getattr(block.X, "values", block.X)  # coded rows: the numeric columns come first
+        bad = ~np.isfinite(X)
         if bad.any():
             i, j = np.argwhere(bad)[0]
             column = f"column {j}" if feature_names is None else f"column {feature_names[j]!r}"
-            return f"X contains {describe(block.X[i, j])} at row {block.start + i}, {column}"
+            return f"X contains {describe(X[i, j])} at row {block.start + i}, {column}"
         if block.y is not None:
             bad = ~np.isfinite(block.y)
             if bad.any():

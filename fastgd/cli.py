@@ -33,8 +33,10 @@ examples:
 
 Every GDRegressor / GDClassifier parameter is an option of the same name
 (underscores as dashes), listed below with its values. A classification loss
-(log_loss, hinge) fits a GDClassifier. Non-numeric columns are left out of
-the features, with a warning naming them. On a terminal a status line shows
+(log_loss, hinge) fits a GDClassifier. String and dictionary columns are
+categorical features (a coefficient per category, hashed above
+--max-categories); other non-numeric columns are left out of the features,
+with a warning naming them. On a terminal a status line shows
 the setup, then each epoch's objective, its relative change and rows/s.
 Ctrl-C stops after the current epoch and writes the model so far, marked as
 interrupted (exit status 130).
@@ -250,7 +252,8 @@ def _fit(args, status):
         require_matplotlib()
     if not args.quiet:
         status.show(f"opening {args.data}")
-    dataset = open_dataset(args.data, target=args.target, features=args.features, weight=args.weight)
+    dataset = open_dataset(args.data, target=args.target, features=args.features, weight=args.weight,
+                           max_categories=estimator.max_categories)
     interrupted, seconds = _train(estimator, dataset, status, args.quiet)
     estimator.save(args.out)
     if args.history:
@@ -260,7 +263,9 @@ def _fit(args, status):
 
         plot_history(estimator, args.plot)
     if not args.quiet:
-        print(f"wrote {args.out}: {type(estimator).__name__}, {_count_of(dataset.n_features, 'feature')}, "
+        columns = len(dataset.feature_names or ()) or dataset.n_features
+        coefficients = f" ({_count_of(dataset.n_features, 'coefficient')})" if columns != dataset.n_features else ""
+        print(f"wrote {args.out}: {type(estimator).__name__}, {_count_of(columns, 'feature')}{coefficients}, "
               f"{_count_of(dataset.n_rows, 'row')}, {_count_of(estimator.n_iter_, 'epoch')} in {seconds:.2f} s, "
               f"{outcome(estimator)}, objective {estimator.loss_history_[-1]:.10g}")
     return INTERRUPTED if interrupted else 0
@@ -328,7 +333,7 @@ def _predict(args, status):
         raise UserError("--proba needs a classifier fitted with loss='log_loss'")
     names = getattr(model, "feature_names_in_", None)
     # Only the model's features are read and checked.
-    dataset = prediction_data(args.data, None if names is None else list(names))
+    dataset = prediction_data(args.data, None if names is None else list(names), model._fitted_coding(model.handle_unknown))
     decisions = model._decision_blocks(dataset)
     if args.out != "-" and out.suffix.lower() == ".npy":
         rows = _write_npy(out, model, decisions, args.proba, dataset.n_rows)
@@ -437,8 +442,10 @@ def _info(args, status):
     if hasattr(model, "classes_"):
         lines.append(f"classes: {len(model.classes_)}: {', '.join(map(str, model.classes_[:20]))}")
     lines.append(f"intercept: {np.array2string(np.asarray(model.intercept_), precision=6)}")
-    lines.append(f"coefficients, {min(args.top, model.n_features_in_)} largest by magnitude:")
+    n_coef = np.shape(model.coef_)[-1]
+    lines.append(f"coefficients, {min(args.top, n_coef)} of {n_coef} largest by magnitude:")
     lines += _top_coefficients(model, args.top)
+    lines += _by_category(model, args.top)
     history = model.loss_history_
     lines.append(f"training: {model.n_iter_} epochs, {outcome(model)}, learning rate {model.learning_rate_:.6g}")
     if len(history):
@@ -467,10 +474,28 @@ def _feature_summary(model):
     return f": {shown}" + (", ..." if len(names) > 12 else "")
 
 
+def _by_category(model, top):
+    """Per categorical column, its categories' coefficients, largest first (the
+    first output's, for a multinomial model)."""
+    categories = getattr(model, "categories_", None) or {}
+    coef = np.atleast_2d(model.coef_)[0]
+    names = list(model.get_feature_names_out())
+    lines = []
+    for column, found in categories.items():
+        start = names.index(found.feature_names()[0])
+        values = coef[start : start + found.size]
+        labels = found.feature_names()
+        kind = f"hashed into {found.size} buckets" if found.hashed else f"{found.size} categories"
+        order = np.argsort(-np.abs(values), kind="stable")[:top]
+        shown = ", ".join(f"{labels[j][len(column) + 1:]} {values[j]:.6g}" for j in order)
+        more = ", ..." if found.size > top else ""
+        lines.append(f"column {column!r} ({kind}), largest: {shown}{more}")
+    return lines
+
+
 def _top_coefficients(model, top):
     coef = np.atleast_2d(model.coef_)
-    names = getattr(model, "feature_names_in_", None)
-    names = [f"x{j}" for j in range(coef.shape[1])] if names is None else list(names)
+    names = list(model.get_feature_names_out())
     strength = np.abs(coef).max(axis=0)
     order = np.argsort(-strength, kind="stable")[:top]
     width = max(len(str(names[j])) for j in order) if len(order) else 0

@@ -58,6 +58,8 @@ OPTIONS = {
     "shuffle_buffer": ("auto, integer >= 1", "rows in the block-shuffle buffer; auto: four blocks"),
     "random_state": ("none, integer", "seed for shuffles and the validation split"),
     "epsilon": ("number > 0", "huber: where the loss turns linear"),
+    "max_categories": ("integer >= 1", "a string column with more distinct values is hashed into 2**18 buckets"),
+    "handle_unknown": ("ignore, error", "predicting a category unseen in fit: add nothing (with a warning), or fail"),
     "verbose": ("integer >= 0", "log one line per epoch"),
     "class_weight": ('none, balanced, JSON such as \'{"a": 2}\'', "classifier: weight of each class's rows"),
 }

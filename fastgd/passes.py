@@ -10,12 +10,15 @@ import numpy as np
 
 from . import _threads
 from ._config import CHUNK_ROWS
-from ._validation import first_nonfinite, is_sparse, kernel_dtype, readonly
+from ._validation import first_nonfinite, kernel_dtype, readonly
 from .data.base import NO_WEIGHTS, Block, ColumnBlock
 from .kernels.columns import column_pass, column_pass_serial
 from .kernels.fused import full_pass, full_pass_serial, predict, predict_serial
 from .kernels.losses import constant_losses
-from .kernels.sparse import csr_pass, csr_pass_serial, csr_predict, csr_predict_serial, csr_stats, csr_stats_serial
+from .data.coded import has_entries, store_of
+from .kernels.sparse import (
+    sparse_pass, sparse_pass_serial, sparse_predict, sparse_predict_serial, sparse_stats, sparse_stats_serial,
+)
 from .kernels.stats import column_stats, column_stats_serial
 
 
@@ -25,10 +28,10 @@ def add_sums(block, total, raw, loss, param, n_out):
         kernel = _threads.kernel(column_pass, column_pass_serial, block.rows * raw.shape[0])
         kernel(block.columns, block.like, block.rows, block.y, block.w, raw, loss, param, CHUNK_ROWS, total)
         return total
-    if is_sparse(block.X):
+    if has_entries(block.X):
         X = block.X
-        kernel = _threads.kernel(csr_pass, csr_pass_serial, X.nnz * n_out)
-        kernel(X.data, X.indices, X.indptr, block.y, block.w, raw, loss, param, n_out, X.shape[1], block.rows, total)
+        kernel = _threads.kernel(sparse_pass, sparse_pass_serial, X.nnz * n_out)
+        kernel(store_of(X), block.y, block.w, raw, loss, param, n_out, X.shape[1], block.rows, total)
         return total
     rows = len(block.rows) if len(block.rows) else block.X.shape[0]
     kernel = _threads.kernel(full_pass, full_pass_serial, rows * raw.shape[0])
@@ -45,10 +48,10 @@ def add_constant_losses(block, acc, b, loss, param):
 
 def add_stats(block, acc, shift, center, inv_scale):
     """Add a block's shifted column sums to ``acc = (sums, extremes)`` in place; maxima take the larger."""
-    if is_sparse(block.X):  # its source gives a shift of 0
+    if has_entries(block.X):  # its source gives a shift of 0 where entries may be missing
         X = block.X
-        kernel = _threads.kernel(csr_stats, csr_stats_serial, X.nnz)
-        kernel(X.data, X.indices, X.indptr, block.w, center, inv_scale, block.rows, *acc)
+        kernel = _threads.kernel(sparse_stats, sparse_stats_serial, X.nnz)
+        kernel(store_of(X), block.w, shift, center, inv_scale, block.rows, *acc)
         return acc
     rows = len(block.rows) if len(block.rows) else block.X.shape[0]
     kernel = _threads.kernel(column_stats, column_stats_serial, rows * block.X.shape[1])
@@ -65,10 +68,10 @@ def combine_stats(a, b):
 def decision(X, theta, n_out):
     """Decision values of rows of any numeric dtype and layout: ``(n,)``, or
     ``(n, n_out)`` for the softmax. Blocks of a source are used as they are."""
-    if is_sparse(X):  # checked when it was opened
+    if has_entries(X):  # checked when it was opened
         out = np.empty((X.shape[0], n_out))
-        kernel = _threads.kernel(csr_predict, csr_predict_serial, X.nnz * n_out)
-        kernel(X.data, X.indices, X.indptr, theta, X.shape[1], out)
+        kernel = _threads.kernel(sparse_predict, sparse_predict_serial, X.nnz * n_out)
+        kernel(store_of(X), theta, X.shape[1], out)
         return out[:, 0] if n_out == 1 else out
     X = readonly(np.ascontiguousarray(X, dtype=kernel_dtype(X.dtype)))
     out = np.empty((X.shape[0], n_out))

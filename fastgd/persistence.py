@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 
 FORMAT = "fastgd-model"
-SCHEMA_VERSION = 1
+#: Version 2 adds the category mappings of categorical columns; version 1 files are read too.
+SCHEMA_VERSION = 2
+READS = (1, 2)
 
 
 class ModelFileError(ValueError):
@@ -47,6 +49,7 @@ def save(estimator, path):
         "params": {name: _param_to_json(value) for name, value in estimator.get_params().items()},
         "n_features_in": int(estimator.n_features_in_),
         "feature_names": _names(estimator),
+        "categories": _categories(estimator),
         "coef": np.asarray(estimator.coef_, dtype=np.float64).tolist(),
         "intercept": np.asarray(estimator.intercept_, dtype=np.float64).tolist(),
         "classes": None if classes is None else {"dtype": classes.dtype.str, "values": classes.tolist()},
@@ -121,8 +124,8 @@ def load(path):
     check.that(isinstance(document, dict) and document.get("format") == FORMAT, "it is not a fastgd model file")
     version = document.get("schema_version")
     check.that(
-        version == SCHEMA_VERSION,
-        f"unknown schema version {version!r}; this fastgd reads version {SCHEMA_VERSION}",
+        version in READS,
+        f"unknown schema version {version!r}; this fastgd reads versions {', '.join(map(str, READS))}",
     )
     known = {cls.__name__: cls for cls in (GDRegressor, GDClassifier)}
     name = document.get("estimator")
@@ -147,16 +150,18 @@ def load(path):
         check.that(len(np.unique(classes)) == len(classes), "the classes are not distinct")
     else:
         check.that(classes is None, "a regressor has no classes")
-    n_out = len(classes) if name == "GDClassifier" and len(classes) > 2 else 1
-    shape = (d,) if n_out == 1 else (n_out, d)
-    coef = check.array(document.get("coef"), "coef", shape=shape)
-    intercept = check.array(document.get("intercept"), "intercept", shape=() if n_out == 1 else (n_out,))
     names = document.get("feature_names")
     if names is not None:
         check.that(
             isinstance(names, list) and len(names) == d and all(isinstance(n, str) for n in names),
             f"feature_names must be {d} strings",
         )
+    categories = _categories_from(check, document.get("categories"), names)
+    p = d + sum(c.size - 1 for c in categories.values())  # each categorical column stands for c.size coefficients
+    n_out = len(classes) if name == "GDClassifier" and len(classes) > 2 else 1
+    shape = (p,) if n_out == 1 else (n_out, p)
+    coef = check.array(document.get("coef"), "coef", shape=shape)
+    intercept = check.array(document.get("intercept"), "intercept", shape=() if n_out == 1 else (n_out,))
     history = check.field(document, "history", dict)
     loss = check.array(history.get("loss"), "history.loss")
     check.that(loss.ndim == 1, "history.loss must be a list of numbers")
@@ -166,13 +171,17 @@ def load(path):
     estimator.n_features_in_ = d
     if names is not None:
         estimator.feature_names_in_ = np.asarray(names, dtype=object)
+    if categories:
+        estimator.categories_ = categories
+        numeric = [n for n in names if n not in categories]
+        estimator._feature_names_out = numeric + [f for c in categories.values() for f in c.feature_names()]
     if name == "GDClassifier":
         estimator.classes_ = classes
     standardization = document.get("standardization")
     if standardization is not None:
         check.that(isinstance(standardization, dict), "standardization must be an object")
-        estimator.feature_mean_ = check.array(standardization.get("mean"), "standardization.mean", shape=(d,))
-        estimator.feature_scale_ = check.array(standardization.get("scale"), "standardization.scale", shape=(d,))
+        estimator.feature_mean_ = check.array(standardization.get("mean"), "standardization.mean", shape=(p,))
+        estimator.feature_scale_ = check.array(standardization.get("scale"), "standardization.scale", shape=(p,))
     estimator.n_iter_ = check.field(history, "n_iter", int)
     estimator.converged_ = check.field(history, "converged", bool)
     reason = history.get("stop_reason")
@@ -223,6 +232,44 @@ class _Checker:
 def _names(estimator):
     names = getattr(estimator, "feature_names_in_", None)
     return None if names is None else [str(n) for n in names]
+
+
+def _categories(estimator):
+    """The category mapping of each categorical column, in coefficient order."""
+    found = getattr(estimator, "categories_", None)
+    if not found:
+        return None
+    out = []
+    for name, categories in found.items():
+        if not all(isinstance(v, (str, int, float, bool)) for v in categories.values):
+            kinds = sorted({type(v).__name__ for v in categories.values})
+            raise TypeError(
+                f"categories of column {name!r} are of type {', '.join(kinds)}; a model file holds "
+                "strings and numbers: convert the column (for example to strings) before fitting, or pickle the estimator"
+            )
+        out.append({"column": name, "values": list(categories.values), "null": categories.null, "bits": categories.bits})
+    return out
+
+
+def _categories_from(check, found, names):
+    """``{column: Categories}`` from a model file's list, checked against the feature names."""
+    from .data.categories import Categories
+
+    if found is None:
+        return {}
+    check.that(isinstance(found, list) and names is not None, "categories must be a list, with feature_names")
+    out = {}
+    for item in found:
+        column = check.field(item, "column", str)
+        values = check.field(item, "values", list)
+        bits = check.field(item, "bits", int)
+        null = check.field(item, "null", bool)
+        check.that(column in names and column not in out, f"categories name column {column!r}, not a feature or twice")
+        check.that(all(isinstance(v, (str, int, float, bool)) for v in values), f"categories of {column!r} must be strings or numbers")
+        check.that(0 <= bits <= 30 and (bits == 0 or not values), f"categories of {column!r}: bad hash bits {bits}")
+        out[column] = Categories(column, tuple(values), null, bits)
+        check.that(out[column].size >= 1, f"column {column!r} has no categories")
+    return out
 
 
 def _standardization(estimator):

@@ -532,10 +532,11 @@ def sparse_epoch(report, X, y, args):
     print("full-batch sparse epoch (fastgd's CSR kernel) against one parallel read of the CSR arrays")
     n, d = X.shape
     report.measure(SPARSE_READ, timed(lambda: _csr_read(X.data, X.indices, X.indptr, max(1, min(1024, n // 1024)))))
-    name = "fastgd csr_pass, log loss (kernel only)"
+    name = "fastgd sparse_pass, log loss (kernel only)"
     try:
         from fastgd.kernels.losses import LOG_LOSS
-        from fastgd.kernels.sparse import csr_pass
+        from fastgd.kernels.rowstore import CSRStore
+        from fastgd.kernels.sparse import sparse_pass
 
         signs = np.where(y == 1, 1.0, -1.0)
         theta = np.full(d + 1, 0.01)
@@ -543,7 +544,7 @@ def sparse_epoch(report, X, y, args):
 
         def one_pass():
             total = np.zeros(d + 3)
-            csr_pass(X.data, X.indices, X.indptr, signs, no_weights, theta, LOG_LOSS, 0.0, 1, d, all_rows, total)
+            sparse_pass(CSRStore(X.data, X.indices, X.indptr), signs, no_weights, theta, LOG_LOSS, 0.0, 1, d, all_rows, total)
 
         one_pass()
     except Exception as error:  # the kernel's signature may change under us: say so, go on

@@ -63,10 +63,9 @@ def test_missing_columns_list_the_available_ones(tmp_path, kind):
 @pytest.mark.parametrize(
     "values, type_name, nested",
     [
-        (pa.array(["a", "b"] * 500), "string", False),
+        (pa.array(np.arange(1000).astype("datetime64[D]")), r"date32\[day\]", False),
         (pa.array([[1.0, 2.0]] * 1000), "list<item: double>", True),
         (pa.array([{"u": 1.0}] * 1000), "struct<u: double>", True),
-        (pa.array([1, 2] * 500).dictionary_encode(), "dictionary<values=int64, indices=int32, ordered=0>", False),
     ],
 )
 def test_non_numeric_and_nested_feature_columns_are_named(values, type_name, nested):
@@ -74,10 +73,19 @@ def test_non_numeric_and_nested_feature_columns_are_named(values, type_name, nes
     with pytest.raises(TypeError, match=f"feature column 'bad' has type {type_name}; features must be numeric") as error:
         fastgd.open_dataset(table, target="y", features=["x0", "bad"])
     assert ("nested types need one fixed-size-list column" in str(error.value)) == nested
-    # By default, only numeric columns become features, and the others are named.
-    with pytest.warns(UserWarning, match=rf"1 non-numeric column left out of the features: 'bad' \({type_name}\)") as seen:
+    # By default, only numeric and categorical columns become features, and the others are named.
+    with pytest.warns(UserWarning, match=rf"1 column neither numeric nor categorical left out of the features: 'bad' \({type_name}\)") as seen:
         assert fastgd.open_dataset(table, target="y").feature_names == ["x0", "x1", "x2"]
     assert len(seen) == 1
+
+
+@pytest.mark.parametrize("values", [pa.array(["a", "b"] * 500), pa.array([1, 2] * 500).dictionary_encode()])
+def test_string_and_dictionary_columns_are_categorical_features(values):
+    table = make_table().append_column("kind", values)
+    for dataset in (fastgd.open_dataset(table, target="y"), fastgd.open_dataset(table, target="y", features=["x0", "kind"])):
+        assert dataset.feature_names[-1] == "kind"
+        expected = ["kind=a", "kind=b"] if values.type == pa.string() else ["kind=1", "kind=2"]
+        assert dataset.source.feature_names[-2:] == expected
 
 
 def test_non_numeric_regression_target_is_named():

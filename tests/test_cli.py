@@ -132,7 +132,7 @@ def _corrupt(document, case):
 
 
 MALFORMED = {
-    "schema version": "unknown schema version 7; this fastgd reads version 1",
+    "schema version": "unknown schema version 7; this fastgd reads versions 1, 2",
     "class name": "unknown estimator class 'os.system'; known: GDClassifier, GDRegressor",
     "coef length": r"coef has shape \(2,\), expected \(3,\)",
     "parameter": "unknown parameters for GDRegressor: exec",

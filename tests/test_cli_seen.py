@@ -83,25 +83,23 @@ def test_shuffle_rejects_an_unknown_value_naming_the_choices(small, tmp_path):
     assert errors(done) == ["fastgd: error: shuffle must be True, False, 'exact' or 'block', got 'blocks'"]
 
 
-# 2. Non-numeric columns are named, and the summary counts the features
+# 2. String columns are categorical features, and the summary counts the features
 
 
-def test_string_columns_of_real_data_are_named_and_predict_works(diamonds, tmp_path):
+def test_string_columns_of_real_data_are_categorical_and_predict_works(diamonds, tmp_path):
     root, frame = diamonds
     done = run("fit", root / "diamonds.csv", "--target", "price", "--out", tmp_path / "m.json")
     assert done.returncode == 0, done.stderr
-    lines = errors(done)
-    assert lines[0] == (
-        f"fastgd: warning: CSV file {root / 'diamonds.csv'}: 3 non-numeric columns left out of the features: "
-        "'cut' (string), 'color' (string), 'clarity' (string); convert them to numbers to use them, or name "
-        "the features to silence this"
-    )
-    assert ", 7 features, 53,940 rows, " in done.stdout
-    assert list(fastgd.load(tmp_path / "m.json").feature_names_in_) == [
-        "rownames", "carat", "depth", "table", "x", "y", "z"]
+    assert errors(done) == []
+    # 7 numeric columns and cut (5), color (7), clarity (8): 27 coefficients.
+    assert ", 10 features (27 coefficients), 53,940 rows, " in done.stdout
+    model = fastgd.load(tmp_path / "m.json")
+    assert list(model.feature_names_in_) == ["rownames", "carat", "cut", "color", "clarity", "depth", "table", "x", "y", "z"]
+    assert "clarity=VVS1" in list(model.get_feature_names_out())
     predicted = run("predict", tmp_path / "m.json", root / "diamonds.csv", "--out", tmp_path / "p.csv")
     assert predicted.returncode == 0, predicted.stderr
     assert pacsv.read_csv(tmp_path / "p.csv").num_rows == len(frame)
+    np.testing.assert_allclose(pacsv.read_csv(tmp_path / "p.csv").column(0).to_numpy(), model.predict(frame), rtol=1e-12)
 
 
 def test_one_question_mark_in_a_column_is_named(small, tmp_path):
@@ -111,8 +109,7 @@ def test_one_question_mark_in_a_column_is_named(small, tmp_path):
     (tmp_path / "q.csv").write_text("\n".join(rows) + "\n")
     done = run("fit", tmp_path / "q.csv", "--target", "y", "--out", tmp_path / "m.json")
     assert done.returncode == 0, done.stderr
-    assert "1 non-numeric column left out of the features: 'b' (string)" in errors(done)[0]
-    assert ", 2 features, 2,000 rows, " in done.stdout
+    assert "column 'b' holds text, but 1999 of its first 2000 values are numbers (not '?', row 6)" in errors(done)[0]
 
 
 def test_named_features_and_prediction_data_do_not_warn(diamonds, tmp_path):

@@ -10,6 +10,7 @@ import pytest
 import fastgd
 from fastgd.kernels import sparse as kernels
 from fastgd.kernels.losses import LOG_LOSS
+from fastgd.kernels.rowstore import CSRStore
 
 from .naive import objective
 
@@ -138,13 +139,13 @@ def test_sums_do_not_depend_on_the_thread_count_or_the_serial_twin(problem):
         numba.set_num_threads(threads)
         try:
             total = np.zeros(X.shape[1] + 3)
-            kernels.csr_pass(big.data, big.indices, big.indptr, y, np.empty(0), theta, LOG_LOSS, 0.0, 1,
+            kernels.sparse_pass(CSRStore(big.data, big.indices, big.indptr), y, np.empty(0), theta, LOG_LOSS, 0.0, 1,
                              X.shape[1], np.empty(0, np.int64), total)
             results.append(total)
         finally:
             numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     serial = np.zeros(X.shape[1] + 3)
-    kernels.csr_pass_serial(big.data, big.indices, big.indptr, y, np.empty(0), theta, LOG_LOSS, 0.0, 1,
+    kernels.sparse_pass_serial(CSRStore(big.data, big.indices, big.indptr), y, np.empty(0), theta, LOG_LOSS, 0.0, 1,
                             X.shape[1], np.empty(0, np.int64), serial)
     assert kernels.groups(big.shape[0], X.shape[1] + 3) > 1
     assert np.array_equal(results[0], results[1]) and np.array_equal(results[0], serial)

@@ -12,6 +12,7 @@ from fastgd.kernels.losses import LOG_LOSS, SQUARED_ERROR
 from fastgd.optim.epoch import Model
 from fastgd.optim.lazy import idle_steps
 from fastgd.optim.rules import RULES, Step
+from fastgd.kernels.rowstore import CSRStore
 from fastgd.optim.sparse_epoch import SparseRows, sparse_minibatch_epoch
 
 from .naive import _prox, lazy_sparse_path
@@ -51,7 +52,7 @@ def test_lazy_updates_equal_the_eager_reference(rows, rule, l2, l1):
                 step = Step(r.code, 0.9, 0.9, 0.999, 1e-8, np.r_[np.full(d, l2), 0.0],
                             np.r_[np.full(d, l1), 0.0], np.ones(d + 1))
                 model = Model(loss, 0.0, 1, batch_size, 1.0, np.zeros(d), np.ones(d), False, 0.0, scaled)
-                csr = SparseRows(X.data, X.indices, X.indptr, target, np.empty(0), order.astype(np.int64),
+                csr = SparseRows(CSRStore(X.data, X.indices, X.indptr), target, np.empty(0), order.astype(np.int64),
                                  np.empty(0, np.int64))
                 _, _, t = sparse_minibatch_epoch(csr, model, step, theta, slots, 0, lr, average_start)
                 assert t == math.ceil(300 / batch_size)

@@ -215,7 +215,7 @@ class ArrowSource(LocalSource):
             yield _numbers(self._reader.read(k, [name]).column(0), name)
 
     def with_target(self, encode, reweight=None):
-        other = object.__new__(ArrowSource)
+        other = object.__new__(type(self))
         other.__dict__.update(self.__dict__)
         other._encode = encode
         other._reweight = reweight if encode is not None else None

@@ -23,6 +23,7 @@ import numpy as np
 
 from .._config import SHUFFLE_BUFFER_BLOCKS, piece_rows
 from .._validation import first_nonfinite, is_sparse, readonly
+from .coded import is_coded
 
 NO_WEIGHTS = readonly(np.empty(0))
 #: An empty row order: the kernels then visit every row in its stored order.
@@ -85,15 +86,32 @@ class Source:
     n_rows: int
     n_features: int
     dtype: np.dtype
-    #: Column names of the features, or None for unnamed array columns.
+    #: Names of the features (one per coefficient), or None for unnamed array columns.
     feature_names: list | None = None
     #: int64 array of the rows in each natural block.
     block_sizes: np.ndarray
     #: Whether blocks carry (encoded) targets; see :meth:`with_target`.
     has_target = False
     weighted = False
-    #: Whether blocks hold scipy.sparse CSR rows.
+    #: Whether blocks hold rows as runs of entries: scipy.sparse CSR rows, or
+    #: coded rows of numeric and categorical columns (:mod:`fastgd.data.coded`).
     sparse = False
+
+    @property
+    def input_names(self):
+        """The input columns the features come from (differ from
+        ``feature_names`` where a categorical column stands for several)."""
+        return self.__dict__.get("input_names", self.feature_names)
+
+    @input_names.setter
+    def input_names(self, names):
+        self.__dict__["input_names"] = names
+
+    def centrable(self):
+        """Which features mini-batch descent may centre: each costs every step
+        of the lazy kernel (:mod:`fastgd.optim.sparse_epoch`) an update.
+        All of dense rows, none of a sparse matrix."""
+        return np.full(self.n_features, not self.sparse)
 
     @property
     def n_blocks(self):
@@ -207,9 +225,13 @@ class LocalSource(Source):
 
     def first_row(self):
         for block in self.blocks():
-            if is_sparse(block.X):
-                return np.zeros(self.n_features)  # a shift would fill the zeros in
-            return block.X[block.rows[0] if len(block.rows) else 0].astype(np.float64)
+            i = block.rows[0] if len(block.rows) else 0
+            if is_sparse(block.X) or is_coded(block.X):
+                shift = np.zeros(self.n_features)  # a shift would fill the zeros in
+                if is_coded(block.X):  # but every row has its numeric columns
+                    shift[: block.X.values.shape[1]] = block.X.values[i]
+                return shift
+            return block.X[i].astype(np.float64)
 
     def target_counts(self):
         labels, counts = [], []

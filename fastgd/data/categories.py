@@ -1,7 +1,7 @@
 """Categorical columns: one global mapping per column, and the integer codes of its rows.
 
 A categorical column (an Arrow dictionary column, a pandas ``category`` or
-polars ``Categorical``/``Enum`` column, a string or a boolean column) stands
+polars ``Categorical``/``Enum`` column, a string column) stands
 for one indicator feature per category, and the kernels find a row's feature
 through its integer code: no one-hot matrix is ever built. This module holds
 what the kernels need for that, and nothing about fitting:
@@ -22,9 +22,6 @@ what the kernels need for that, and nothing about fitting:
   bucket share a coefficient (with their signs): a collision is a small,
   random loss of resolution, not an error. :func:`hashed_codes_of` reads the
   Arrow string buffers in compiled code: no Python object per row.
-
-The sources and kernels do not use this module yet: until they do, fits
-leave string and category columns out, with a warning naming them.
 
 MurmurHash3 is written here (a few lines of integer arithmetic) because the
 libraries that ship it (scikit-learn, mmh3) are not runtime dependencies and
@@ -81,12 +78,13 @@ def _shown(value):
 
 
 def is_categorical(type_):
-    """Whether an Arrow type is taken as categorical."""
+    """Whether an Arrow type is taken as categorical: dictionary and string
+    columns (a boolean column is the number 0 or 1)."""
     return (
         pa.types.is_dictionary(type_)
         or pa.types.is_string(type_)
         or pa.types.is_large_string(type_)
-        or pa.types.is_boolean(type_)
+        or pa.types.is_string_view(type_)
     )
 
 
@@ -121,11 +119,14 @@ def categories_of(column, name, max_categories=MAX_CATEGORIES, bits=HASH_BITS):
     return Categories(name, values, null=column.null_count > 0)
 
 
-def merged(a, b):
+def merged(a, b, max_categories=MAX_CATEGORIES, bits=HASH_BITS):
     """The categories of two parts of one column (row groups, files, partitions)."""
     if a.hashed or b.hashed:
         return Categories(a.name, bits=max(a.bits, b.bits))
-    return Categories(a.name, tuple(sorted(set(a.values) | set(b.values))), a.null or b.null)
+    values = set(a.values) | set(b.values)
+    if len(values) > max_categories:
+        return Categories(a.name, bits=bits)
+    return Categories(a.name, tuple(sorted(values)), a.null or b.null)
 
 
 def codes_of(column, categories):

@@ -21,14 +21,19 @@ class Dataset:
         self.columns = columns
         #: What it was opened from, to open it again with other features.
         self.origin = None
+        #: How its categorical columns were coded (a :class:`~fastgd.data.categorical.Coding`).
+        self.coding = None
 
-    def select(self, features):
-        """The same data (target and weight included) with these feature columns, in this order."""
-        if self.origin is None or list(features) == list(self.feature_names or []):
+    def select(self, features, coding=None):
+        """The same data (target and weight included) with these feature columns,
+        in this order, its categorical columns coded by ``coding`` (by default as they are)."""
+        coding = coding or self.coding
+        same = list(features) == list(self.feature_names or []) and coding == self.coding
+        if self.origin is None or same:
             return self
         from .open import open_dataset
 
-        return open_dataset(self.origin, target=self.target, features=list(features), weight=self.weight)
+        return open_dataset(self.origin, target=self.target, features=list(features), weight=self.weight, coding=coding)
 
     @property
     def n_rows(self):
@@ -40,7 +45,8 @@ class Dataset:
 
     @property
     def feature_names(self):
-        return self.source.feature_names
+        """The feature columns (a categorical column is one name)."""
+        return self.source.input_names
 
     def __repr__(self):
         return (

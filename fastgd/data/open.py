@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from .._validation import check_sample_weight, check_target, is_sparse
+from .._validation import check_integer, check_sample_weight, check_target, is_sparse
 from . import arrays, dask, sparse, tables
+from .categorical import Coding
+from .categories import MAX_CATEGORIES
 from .columns import MissingColumnsError
 from .dataset import Dataset
 from .files import magic
@@ -38,7 +40,7 @@ def _is_path_pair(data):
     return isinstance(data, (tuple, list)) and len(data) == 2 and all(map(_is_path, data))
 
 
-def _open_path(path, target, features, weight, engine, persist):
+def _open_path(path, target, features, weight, engine, persist, coding=None):
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file or directory: '{path}'")
@@ -52,25 +54,25 @@ def _open_path(path, target, features, weight, engine, persist):
     if svmlight.is_svmlight_path(path):  # .svm, .svmlight, .libsvm (.gz, .bz2): via a CSR store
         return svmlight.open_svmlight(path, target, features, weight)
     if suffix in _COMPRESSED and path.with_suffix("").suffix.lower() in _CSV:
-        return tables.open_csv(path, target, features, weight)
+        return tables.open_csv(path, target, features, weight, coding)
     if path.is_dir() or suffix in _PARQUET:
-        return tables.open_parquet(path, target, features, weight)
+        return tables.open_parquet(path, target, features, weight, coding)
     if suffix == ".npy":
         return arrays.open_npy(path, target)
     if suffix in _CSV:
-        return tables.open_csv(path, target, features, weight)
+        return tables.open_csv(path, target, features, weight, coding)
     kind = magic(path)
     if suffix in _IPC or kind == b"ARROW1":
-        return tables.open_ipc(path, target, features, weight)
+        return tables.open_ipc(path, target, features, weight, coding)
     if kind == b"PAR1":
-        return tables.open_parquet(path, target, features, weight)
+        return tables.open_parquet(path, target, features, weight, coding)
     raise ValueError(
         f"cannot tell the format of '{path}'; use a .parquet, .arrow/.feather, .csv (or .csv.gz), .npy or "
         ".svm/.libsvm file, or a CSR store directory"
     )
 
 
-def _open_table(data, target, features, weight, engine, persist):
+def _open_table(data, target, features, weight, engine, persist, coding=None):
     table = tables.as_arrow_table(data)
     name = type(data).__name__
     if target is not None and not isinstance(target, str):
@@ -83,28 +85,28 @@ def _open_table(data, target, features, weight, engine, persist):
         if weight is not None:
             table = table.append_column(WEIGHT_COLUMN, pa.array(check_sample_weight(weight, table.num_rows)))
             weight = WEIGHT_COLUMN
-    dataset = tables.open_table(table, name, target, features, weight)
+    dataset = tables.open_table(table, name, target, features, weight, coding)
     dataset.origin = table
     return dataset
 
 
-def _open_array(data, target, features, weight, engine, persist):
+def _open_array(data, target, features, weight, engine, persist, coding=None):
     if _is_path(target):
         return arrays.open_npy_target(data, target)
     return arrays.open_array(data, target, weight)
 
 
-def _open_dask(data, target, features, weight, engine, persist):
+def _open_dask(data, target, features, weight, engine, persist, coding=None):
     return dask.open_collection(data, target, features, weight, persist)
 
 
-def _open_sparse(data, target, features, weight, engine, persist):
+def _open_sparse(data, target, features, weight, engine, persist, coding=None):
     if isinstance(target, str) or isinstance(weight, str):
         raise ValueError("a sparse matrix has no named columns: pass the target and weights as values")
     return sparse.open_sparse(data, target, weight)
 
 
-#: ``(kind, recognises(data), opens(data, target, features, weight, engine, persist))``, in order.
+#: ``(kind, recognises(data), opens(data, target, features, weight, engine, persist, coding))``, in order.
 KINDS = (
     ("Dataset", lambda data: isinstance(data, Dataset), lambda data, *_: data),
     ("sparse matrix", is_sparse, _open_sparse),
@@ -116,7 +118,8 @@ KINDS = (
 )
 
 
-def open_dataset(source, target=None, features=None, weight=None, engine=None, persist=True):
+def open_dataset(source, target=None, features=None, weight=None, engine=None, persist=True,
+                 max_categories=MAX_CATEGORIES, coding=None):
     """Open data for fitting or prediction, without loading it whole.
 
     Parameters
@@ -136,9 +139,12 @@ def open_dataset(source, target=None, features=None, weight=None, engine=None, p
         The target column (for arrays: the target values or their ``.npy``
         path). Leave it out to open data for prediction only.
     features : list of str, optional
-        Feature columns, in order. By default every numeric column but the
-        target and the weight. One fixed-size-list column holds all the
-        features as a tensor.
+        Feature columns, in order. By default every numeric and categorical
+        column but the target and the weight. One fixed-size-list column
+        holds all the features as a tensor. Dictionary (pandas ``category``,
+        polars ``Categorical``/``Enum``) and string columns are categorical:
+        one feature per category (see the README's "Sparse and categorical
+        data").
     weight : str, optional
         A column of sample weights.
     engine : None or "dask"
@@ -149,6 +155,12 @@ def open_dataset(source, target=None, features=None, weight=None, engine=None, p
         Dask data only: keep the partitions in the workers' memory for the
         whole fit (the default). False reads them from their source again
         every epoch, for data larger than the cluster's memory.
+    max_categories : int
+        A categorical column with more distinct values is hashed into
+        ``2**18`` signed buckets instead of one feature per value.
+    coding : Coding, optional
+        Fixed category mappings (a fitted model's, for prediction); overrides
+        ``max_categories``.
 
     Returns
     -------
@@ -156,11 +168,15 @@ def open_dataset(source, target=None, features=None, weight=None, engine=None, p
     """
     if engine not in (None, "dask"):
         raise ValueError(f"engine must be None or 'dask', got {engine!r}")
+    if coding is None:
+        coding = Coding(max_categories=check_integer(max_categories, "max_categories", 1))
     for _, recognises, opens in KINDS:
         if recognises(source):
-            dataset = opens(source, target, features, weight, engine, persist)
-            if dataset.origin is None and dataset is not source:
-                dataset.origin = source
+            dataset = opens(source, target, features, weight, engine, persist, coding)
+            if dataset is not source:
+                if dataset.origin is None:
+                    dataset.origin = source
+                dataset.coding = coding
             return dataset
     raise TypeError(
         "open_dataset takes a path, a pyarrow Table or RecordBatch, a pandas or polars "
@@ -168,11 +184,12 @@ def open_dataset(source, target=None, features=None, weight=None, engine=None, p
     )
 
 
-def training_data(X, y=None, sample_weight=None):
+def training_data(X, y=None, sample_weight=None, coding=None):
     """The :class:`Dataset` of ``fit(X, y, sample_weight)``, with a raw target.
 
-    ``X`` may be a Dataset (which brings its own target and weights) or
-    anything :func:`open_dataset` opens, with the target values ``y``.
+    ``X`` may be a Dataset (which brings its own target, weights and coding)
+    or anything :func:`open_dataset` opens, with the target values ``y``,
+    its categorical columns coded by ``coding``.
     """
     if isinstance(X, Dataset):
         if y is not None:
@@ -189,11 +206,12 @@ def training_data(X, y=None, sample_weight=None):
         )
     if _is_path(X) or _is_path_pair(X):
         raise TypeError("fit takes arrays, tables or a Dataset; open files with fastgd.open_dataset")
-    return open_dataset(X, target=_values(y), weight=_values(sample_weight))
+    return open_dataset(X, target=_values(y), weight=_values(sample_weight), coding=coding)
 
 
-def prediction_data(X, feature_names=None):
-    """A target-free :class:`Dataset` of ``X``, its features in the fitted order.
+def prediction_data(X, feature_names=None, coding=None):
+    """A target-free :class:`Dataset` of ``X``, its features in the fitted order
+    and its categorical columns coded by ``coding`` (the fitted mapping).
 
     Tables and files are opened with the fitted features only: other columns
     are neither read nor checked (a null in a column the model does not use
@@ -203,20 +221,21 @@ def prediction_data(X, feature_names=None):
         return dask.open_for_prediction(X, feature_names)
     if feature_names is not None and (_is_path(X) or tables.is_table(X)):
         try:
-            return open_dataset(X, features=list(feature_names))
+            return open_dataset(X, features=list(feature_names), coding=coding)
         except MissingColumnsError as error:
             raise _lacking(X, error.missing, error.available, feature_names) from None
-    dataset = open_dataset(X)
+    dataset = open_dataset(X, coding=coding)
     if feature_names is None or dataset.feature_names is None:
         return dataset
     have = list(dataset.feature_names)
-    if have == list(feature_names):
+    recode = coding is not None and coding.categories and dataset.coding != coding
+    if have == list(feature_names) and not recode:
         return dataset
     available = dataset.columns or have
     missing = [n for n in feature_names if n not in available]
     if missing:
         raise _lacking(X, missing, have, feature_names, dataset)
-    return dataset.select(feature_names)
+    return dataset.select(feature_names, coding)
 
 
 def _lacking(X, missing, have, feature_names, dataset=None):

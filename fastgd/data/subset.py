@@ -64,6 +64,7 @@ class SubsetSource(LocalSource):
         self.n_features = base.n_features
         self.dtype = base.dtype
         self.feature_names = base.feature_names
+        self.input_names = base.input_names
         self.block_sizes = base.block_sizes
         self.random_access = base.random_access
         self.sparse = base.sparse
@@ -73,6 +74,9 @@ class SubsetSource(LocalSource):
     @property
     def piece_rows(self):
         return self._base.piece_rows
+
+    def centrable(self):
+        return self._base.centrable()
 
     def zero_copy_rows(self):
         rows = self._base.zero_copy_rows()

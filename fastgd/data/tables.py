@@ -2,7 +2,9 @@
 
 Each opener resolves and checks the columns once (names, types, nulls) and
 builds an :class:`~fastgd.data.arrow.ArrowSource` over a reader of the
-format's natural blocks.
+format's natural blocks, or, when some feature columns are categorical
+(dictionary or string columns), a
+:class:`~fastgd.data.categorical.CodedArrowSource`.
 """
 
 import numpy as np
@@ -13,6 +15,8 @@ from .._config import block_rows
 from .._validation import kernel_dtype
 from ..exceptions import DataWarning, warn_caller
 from .arrow import ArrowSource, IpcReader, ParquetReader, TableReader
+from .categorical import CodedArrowSource, Coding, build_categories
+from .categories import is_categorical
 from .columns import resolve_columns
 from .dataset import Dataset
 from .files import reading
@@ -57,7 +61,7 @@ def _from_pandas(frame):
         raise TypeError(f"cannot convert the DataFrame to Arrow: {error}") from None
 
 
-def open_csv(path, target, features, weight):
+def open_csv(path, target, features, weight, coding=None):
     """A CSV file (gzip or bz2 compressed too), read whole by pyarrow's CSV reader.
 
     The delimiter is the one of ``,``, ``;``, tab and ``|`` the header line
@@ -71,7 +75,7 @@ def open_csv(path, target, features, weight):
     table = reading(path, "CSV", lambda: pyarrow.csv.read_csv(path, parse_options=options, convert_options=convert))
     if table.num_rows == 0:
         raise ValueError(f"CSV file {path} has no rows, only a header; at least 1 row is required")
-    return open_table(table, f"CSV file {path}", target, features, weight)
+    return open_table(table, f"CSV file {path}", target, features, weight, coding)
 
 
 def _delimiter(path):
@@ -84,14 +88,14 @@ def _delimiter(path):
     return best if counts[best] > 0 else ","
 
 
-def open_ipc(path, target, features, weight):
+def open_ipc(path, target, features, weight, coding=None):
     """An Arrow IPC / Feather v2 file, memory-mapped."""
     ipc = reading(path, "Arrow IPC", lambda: IpcReader(path))
     return _open_arrow(ipc.schema, lambda piece: ipc, f"Arrow IPC file {path}", target,
-                       features, weight, null_counts=ipc.null_counts)
+                       features, weight, null_counts=ipc.null_counts, coding=coding)
 
 
-def open_parquet(path, target, features, weight):
+def open_parquet(path, target, features, weight, coding=None):
     import pyarrow.dataset as pads
 
     dataset = reading(path, "Parquet", lambda: pads.dataset(path, format="parquet"))
@@ -125,13 +129,13 @@ def open_parquet(path, target, features, weight):
     reader = ParquetReader(row_groups, sizes, schema)
     kind = "Parquet dataset" if path.is_dir() else "Parquet file"
     return _open_arrow(schema, lambda piece: reader, f"{kind} {path}", target, features, weight,
-                       null_counts=lambda names: {n: nulls.get(n, 0) for n in names})
+                       null_counts=lambda names: {n: nulls.get(n, 0) for n in names}, coding=coding)
 
 
-def open_table(table, description, target, features, weight):
+def open_table(table, description, target, features, weight, coding=None):
     return _open_arrow(
         table.schema, lambda piece: TableReader(table, piece), description, target, features,
-        weight, null_counts=_table_null_counts(table),
+        weight, null_counts=_table_null_counts(table), coding=coding,
     )
 
 
@@ -148,16 +152,25 @@ def _table_null_counts(table):
     return counts
 
 
-def _open_arrow(schema, make_reader, description, target, features, weight, null_counts):
+def _open_arrow(schema, make_reader, description, target, features, weight, null_counts, coding=None):
     """Resolve and check the columns, then build the source.
 
     ``make_reader(block_rows)`` gives the reader of the natural blocks and
-    ``null_counts(names)`` the number of nulls in each named column.
+    ``null_counts(names)`` the number of nulls in each named column;
+    ``coding`` (a :class:`~fastgd.data.categorical.Coding`) says how
+    categorical columns are coded. Without ``features``, every numeric and
+    categorical column but the target and the weight is a feature.
     """
+    coding = coding or Coding()
+    fixed = coding.categories
     names = schema.names
     chosen = features is None
+
+    def categorical(name):
+        return name in fixed if fixed is not None else is_categorical(schema.field(name).type)
+
     features = resolve_columns(
-        names, target, weight, features, lambda n: _is_number(schema.field(n).type), description
+        names, target, weight, features, lambda n: _is_number(schema.field(n).type) or categorical(n), description
     )
     if chosen and not features:
         tensors = [n for n in names if n not in (target, weight) and _is_tensor(schema.field(n).type)]
@@ -167,18 +180,20 @@ def _open_arrow(schema, make_reader, description, target, features, weight, null
     if chosen and target is not None:
         _warn_left_out(schema, [n for n in names if n not in features and n not in (target, weight)], description)
     tensor = None
-    types = [schema.field(n).type for n in features]
-    if len(features) == 1 and _is_tensor(types[0]):
+    coded = [n for n in features if categorical(n)]
+    numeric = [n for n in features if n not in coded]
+    types = [schema.field(n).type for n in numeric]
+    if not coded and len(features) == 1 and _is_tensor(types[0]):
         tensor = types[0].list_size
         dtype = kernel_dtype(_numpy_type(types[0].value_type))
     else:
-        for name, type_ in zip(features, types):
+        for name, type_ in zip(numeric, types):
             if not _is_number(type_):
                 nested = " (nested types need one fixed-size-list column holding all features)" if pa.types.is_nested(type_) else ""
                 raise TypeError(
                     f"feature column {name!r} has type {type_}; features must be numeric{nested}"
                 )
-        single = all(pa.types.is_floating(t) and t.bit_width <= 32 for t in types)
+        single = bool(types) and all(pa.types.is_floating(t) and t.bit_width <= 32 for t in types)
         dtype = np.float32 if single else np.float64
     if weight is not None and not _is_number(schema.field(weight).type):
         raise TypeError(f"weight column {weight!r} has type {schema.field(weight).type}; weights must be numeric")
@@ -186,27 +201,62 @@ def _open_arrow(schema, make_reader, description, target, features, weight, null
     reader = make_reader(block_rows(n_features, np.dtype(dtype).itemsize))
     if int(np.sum(reader.block_sizes)) == 0:
         raise ValueError(f"{description} has 0 rows; at least 1 row is required")
-    checked = features + [c for c in (target, weight) if c is not None]
+    # A null in a categorical column is a category of its own.
+    checked = numeric + [c for c in (target, weight) if c is not None]
     for name, count in null_counts(checked).items():
         if count:
             raise ValueError(
                 f"column {name!r} has {count} null (missing) value{'s' if count > 1 else ''}, the first "
                 f"at row {_first_null(reader, name)}; remove or impute them"
             )
-    arrow = ArrowSource(reader, features, tensor, dtype, target=target, weight=weight)
+    if coded:
+        if fixed is None:
+            _warn_numbers_as_text(reader, [n for n in coded if not pa.types.is_dictionary(schema.field(n).type)], description)
+        found = [fixed[n] for n in coded] if fixed is not None else build_categories(reader, coded, coding.max_categories)
+        arrow = CodedArrowSource(reader, numeric, found, features, dtype, target, weight, coding.handle_unknown)
+    else:
+        arrow = ArrowSource(reader, features, tensor, dtype, target=target, weight=weight)
     return Dataset(arrow, description, target=target, weight=weight, columns=names)
 
 
 def _warn_left_out(schema, left_out, description):
-    """Warn, naming them, about columns a fit does not use because they are not numeric."""
+    """Warn, naming them, about columns a fit does not use because they are neither numeric nor categorical."""
     if left_out:
         listed = ", ".join(f"{n!r} ({schema.field(n).type})" for n in left_out)
         plural, them = ("s", "them") if len(left_out) > 1 else ("", "it")
         warn_caller(
-            f"{description}: {len(left_out)} non-numeric column{plural} left out of the features: {listed}; "
+            f"{description}: {len(left_out)} column{plural} neither numeric nor categorical left out of the "
+            f"features: {listed}; "
             f"convert {them} to numbers to use {them}, or name the features to silence this",
             DataWarning,
         )
+
+
+#: A number as text: what a text column holds when a few bad values kept a
+#: CSV reader from taking it for numbers.
+_NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+
+
+def _warn_numbers_as_text(reader, names, description):
+    """Warn about text columns whose values (in the first block) are mostly
+    numbers but not all: probably numbers spoiled by a few bad values, which
+    would become a categorical column with a category per number."""
+    if not names or not len(reader.block_sizes):
+        return
+    first = reader.read(0, names)
+    for name in names:
+        column = first.column(name)
+        numbers = pc.match_substring_regex(column, _NUMBER)
+        valid = len(column) - column.null_count
+        count = pc.sum(numbers).as_py() or 0
+        if valid and 0.9 * valid <= count < valid:
+            row = pc.index(pc.fill_null(numbers, True), False).as_py()
+            warn_caller(
+                f"{description}: column {name!r} holds text, but {count} of its first {valid} values are numbers "
+                f"(not {column[row].as_py()!r}, row {row}): it is used as a categorical column, a category per "
+                "distinct value; to use it as a number, replace the other values by numbers or leave them empty",
+                DataWarning,
+            )
 
 
 def _first_null(reader, name):

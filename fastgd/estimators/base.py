@@ -23,7 +23,8 @@ from ..exceptions import DataWarning, NotFittedError, compatible, warn_caller
 from ..monitor import flat_parameters
 from ..problem import Problem
 from ..solvers import resume, solve, start
-from .settings import settings as checked_settings
+from ..data.categorical import Coding
+from .settings import checked_handle_unknown, settings as checked_settings
 
 
 class GDBase(ParamsMixin):
@@ -63,6 +64,8 @@ class GDBase(ParamsMixin):
         warm_start=False,
         callbacks=None,
         epsilon=1.35,
+        max_categories=10_000,
+        handle_unknown="ignore",
         verbose=0,
     ):
         self.loss = loss
@@ -94,6 +97,8 @@ class GDBase(ParamsMixin):
         self.warm_start = warm_start
         self.callbacks = callbacks
         self.epsilon = epsilon
+        self.max_categories = max_categories
+        self.handle_unknown = handle_unknown
         self.verbose = verbose
 
     # -- fitting
@@ -124,7 +129,7 @@ class GDBase(ParamsMixin):
         """Validate, solve, store the fitted attributes; return the FitResult."""
         fit = checked_settings(self)
         with _threads.limited():
-            dataset = training_data(X, y, sample_weight)
+            dataset = training_data(X, y, sample_weight, fit.coding)
             warm = fit.warm_start and hasattr(self, "coef_") and self._same_features(dataset)
             if warm:
                 dataset = self._aligned(dataset)
@@ -159,9 +164,11 @@ class GDBase(ParamsMixin):
                 raise ValueError("classes must be passed on the first call to partial_fit")
             classes = np.unique(np.asarray(classes))
         with _threads.limited():
-            dataset = training_data(X, y, sample_weight)
+            # A stream keeps the categories of its first call.
+            coding = self._fitted_coding(fit.coding.handle_unknown) if continuing else fit.coding
+            dataset = training_data(X, y, sample_weight, coding)
             if continuing:
-                dataset = self._aligned(dataset)
+                dataset = self._aligned(dataset, coding)
             source, classes = self._encoded_source(dataset, classes)
             if continuing:
                 self._check_n_features(source)
@@ -174,6 +181,7 @@ class GDBase(ParamsMixin):
             else:
                 state = resume(state, problem, fit.options, self._raw_coefficients())
             result, state = solve(problem, fit.options, state, epochs=1)
+            _warn_unknown(source, "partial_fit: the categories of the first call are kept")
         history = np.append(self.loss_history_, result.loss_history) if continuing else result.loss_history
         names = getattr(self, "feature_names_in_", None) if continuing else None
         self._commit(result, state, problem, classes, (self.n_iter_ if continuing else 0) + 1, history, names)
@@ -186,10 +194,14 @@ class GDBase(ParamsMixin):
             return set(fitted) == set(have) and len(fitted) == len(have)
         return dataset.n_features == self.n_features_in_
 
-    def _aligned(self, dataset):
-        """``dataset`` with its features in the fitted order, matched by name; a ValueError
-        names the columns that differ. Data without names is taken by position."""
+    def _aligned(self, dataset, coding=None):
+        """``dataset`` with its features in the fitted order, matched by name, and
+        coded with ``coding``; a ValueError names the columns that differ. Data
+        without names is taken by position."""
         fitted, have = getattr(self, "feature_names_in_", None), dataset.feature_names
+        if coding is not None and coding.categories and dataset.coding != coding:
+            dataset = dataset.select(list(fitted) if fitted is not None else have, coding)
+            have = dataset.feature_names
         if fitted is None or have is None or list(fitted) == list(have):
             return dataset
         missing = [str(n) for n in fitted if n not in have]
@@ -199,7 +211,11 @@ class GDBase(ParamsMixin):
                 f"X has feature names that differ from those seen in the first fit: missing "
                 f"{missing or 'none'}, unexpected {unexpected or 'none'}; continue with the same columns"
             )
-        return dataset.select(list(fitted))
+        return dataset.select(list(fitted), coding)
+
+    def _fitted_coding(self, handle_unknown):
+        """The coding of the fitted model's categorical columns."""
+        return Coding(getattr(self, "categories_", {}), handle_unknown=handle_unknown)
 
     def _kept_coordinates(self, fit, state):
         """The standardization a continuing ``partial_fit`` keeps: the state's,
@@ -231,13 +247,13 @@ class GDBase(ParamsMixin):
         if coordinates is None:
             # Centring sparse columns would make every mini-batch step dense
             # (see fastgd.optim.sparse_epoch): those are scaled only.
-            centre = fit.fit_intercept and not (source.sparse and fit.options.batch_size is not None)
-            coordinates = self._standardization(problem, streaming, centre)
+            lazy = source.sparse and fit.options.batch_size is not None
+            coordinates = self._standardization(problem, streaming, source.centrable() if lazy else None)
         return dataclasses.replace(problem, mean=coordinates[0], scale=coordinates[1])
 
-    def _standardization(self, problem, streaming=False, centre=True):
-        """Column means and scales from one pass (``centre=False``: zeros and
-        root mean squares).
+    def _standardization(self, problem, streaming=False, centred=None):
+        """Column means and standard deviations from one pass; for columns
+        not in the mask ``centred`` (all are, by default), zeros and root mean squares.
 
         A constant column gets scale 0 (its coefficient stays 0) and a warning;
         in a stream (``partial_fit``), where the first call's rows are not all
@@ -245,7 +261,8 @@ class GDBase(ParamsMixin):
         """
         mean, std, rms = problem.column_moments()
         # Centring without an intercept would change the model: scale only.
-        center, scale = (mean, std) if centre and problem.fit_intercept else (np.zeros_like(mean), rms)
+        kept = np.full(problem.n_features, problem.fit_intercept) if centred is None else centred & problem.fit_intercept
+        center, scale = np.where(kept, mean, 0.0), np.where(kept, std, rms)
         constant = np.flatnonzero(scale <= 1e-12 * np.maximum(np.abs(center), 1.0))
         if constant.size and streaming:
             scale = scale.copy()
@@ -282,14 +299,20 @@ class GDBase(ParamsMixin):
             optimality_=float(result.optimality[-1]) if len(result.optimality) else float("nan"),
             interrupted_=result.interrupted,
             learning_rate_=result.learning_rate,
-            n_features_in_=problem.n_features,
+            n_features_in_=len(problem.source.input_names or ()) or problem.n_features,
             _state=state,
         )
         if classes is not None:
             fitted["classes_"] = classes
-        names = problem.source.feature_names if problem.source.feature_names is not None else names
+        names = problem.source.input_names if problem.source.input_names is not None else names
         if names is not None:
             fitted["feature_names_in_"] = np.asarray(names, dtype=object)
+        categories = getattr(problem.source, "categories", None)
+        if categories is None and hasattr(self, "categories_") and names is not None:
+            categories = self.categories_  # a continuing stream keeps them
+        if categories:
+            fitted["categories_"] = dict(categories)
+            fitted["_feature_names_out"] = list(problem.source.feature_names)
         if problem.standardized:
             fitted["feature_mean_"], fitted["feature_scale_"] = problem.center, problem.scale
         if result.validation_loss_history is not None:
@@ -302,9 +325,23 @@ class GDBase(ParamsMixin):
     def _compatible(self, problem):
         return (
             hasattr(self, "coef_")
-            and self.n_features_in_ == problem.n_features
+            and self._n_coefficients() == problem.n_features
             and np.size(self.intercept_) == problem.n_out
+            and list(self.get_feature_names_out()) == list(problem.source.feature_names or self.get_feature_names_out())
         )
+
+    def _n_coefficients(self):
+        return np.shape(self.coef_)[-1]
+
+    def get_feature_names_out(self, input_features=None):
+        """The name of each coefficient: a feature column's name, or ``"column=value"``
+        for a category (``"column#bucket"`` for a hashed column)."""
+        self._check_fitted()
+        names = getattr(self, "_feature_names_out", None)
+        if names is None:
+            given = getattr(self, "feature_names_in_", None)
+            names = list(given) if given is not None else [f"x{j}" for j in range(self._n_coefficients())]
+        return np.asarray(names, dtype=object)
 
     def _raw_coefficients(self):
         return flat_parameters(self.coef_, self.intercept_)
@@ -333,20 +370,23 @@ class GDBase(ParamsMixin):
     def _outputs(self, X, fn, args, width, dtype):
         """``fn(rows, theta, *args)`` over the rows of ``X``: shape ``(n,)`` or ``(n, width)``."""
         source = self._prediction_source(X)
-        return source.decision(fn, (self._raw_coefficients(), *args), width, dtype)
+        out = source.decision(fn, (self._raw_coefficients(), *args), width, dtype)
+        _warn_unknown(source, "they add nothing to the predictions")
+        return out
 
     def _prediction_source(self, X):
         """The target-free source of ``X``, checked against the fitted features."""
         names = getattr(self, "feature_names_in_", None)
-        source = prediction_data(X, None if names is None else list(names)).source.with_target(None)
+        coding = self._fitted_coding(checked_handle_unknown(self.handle_unknown))
+        source = prediction_data(X, None if names is None else list(names), coding).source.with_target(None)
         self._check_n_features(source)
         return source
 
     def _check_n_features(self, source):
-        if source.n_features != self.n_features_in_:
+        if source.n_features != self._n_coefficients():
             raise ValueError(
                 f"X has {source.n_features} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input"
+                f"{self._n_coefficients()} features as input"
             )
 
     def _decision_blocks(self, X):
@@ -357,6 +397,7 @@ class GDBase(ParamsMixin):
         n_out = np.size(self.intercept_)
         for block in source.blocks():
             yield block.start, block_output(passes.decision, block, (theta, n_out))
+        _warn_unknown(source, "they add nothing to the predictions")
 
     def _scored(self, X, y, sample_weight):
         """Predictions of ``X``, the true targets and the weights, for ``score``."""
@@ -384,3 +425,12 @@ class GDBase(ParamsMixin):
             raise compatible(NotFittedError)(
                 f"this {type(self).__name__} is not fitted yet; call fit before using it"
             )
+
+
+def _warn_unknown(source, consequence):
+    """Warn, with counts, about categories the model has never seen (coded -1)."""
+    take = getattr(source, "take_unknown", None)
+    counts = take() if take is not None else {}
+    if counts:
+        listed = ", ".join(f"{count} in {name!r}" for name, count in counts.items())
+        warn_caller(f"values of categorical columns the model was not fitted with: {listed}; {consequence}", DataWarning)

@@ -113,6 +113,12 @@ class GDRegressor(GDBase):
         ``callback(epoch, objective, coef)`` after every epoch; returning True
         stops the fit.
     epsilon : float, the Huber threshold
+    max_categories : int
+        A categorical column (string or dictionary) with more distinct values
+        is hashed into ``2**18`` signed buckets (collisions share a weight).
+    handle_unknown : "ignore" or "error"
+        A category unseen in fit adds nothing to a prediction (counted in a
+        ``DataWarning``), or raises a ValueError.
     verbose : int, log one line per epoch through the ``fastgd`` logger
 
     Attributes

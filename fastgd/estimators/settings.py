@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import losses
 from .._validation import check_boolean, check_integer, check_real
+from ..data.categorical import HANDLE_UNKNOWN, Coding
 from ..optim.rules import RULES
 from ..solvers import SCHEDULES, SOLVERS, Options
 
@@ -51,6 +52,8 @@ class Settings:
     validation_fraction: float
     warm_start: bool
     options: Options
+    #: How categorical columns are coded (their mapping comes from the data).
+    coding: Coding
 
     def problem_fields(self, loss=None):
         """Keyword arguments of :class:`~fastgd.problem.Problem` (``loss`` may be the multinomial one)."""
@@ -134,7 +137,19 @@ def settings(estimator):
         validation_fraction=reals["validation_fraction"],
         warm_start=check_boolean(estimator.warm_start, "warm_start"),
         options=options,
+        coding=Coding(
+            max_categories=check_integer(estimator.max_categories, "max_categories", low=1),
+            handle_unknown=checked_handle_unknown(estimator.handle_unknown),
+        ),
     )
+
+
+def checked_handle_unknown(handle_unknown):
+    if handle_unknown not in HANDLE_UNKNOWN:
+        raise ValueError(
+            f"handle_unknown must be one of {', '.join(map(repr, HANDLE_UNKNOWN))}, got {handle_unknown!r}"
+        )
+    return handle_unknown
 
 
 def _optimizer(optimizer, batch_size, loss, l1, learning_rate):

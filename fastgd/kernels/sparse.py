@@ -1,4 +1,8 @@
-"""The fused pass over CSR rows: prediction, error, loss and gradient in one read of each row's nonzeros.
+"""The fused pass over sparse rows: prediction, error, loss and gradient in one read of each row's entries.
+
+Rows come as a storage of :mod:`fastgd.kernels.rowstore`: CSR matrices, or
+numeric and categorical columns (a category is one entry, found through its
+integer code). Each kernel is compiled once per storage.
 
 Written here because no library offers it: scipy.sparse computes ``X @ w``
 and ``X.T @ r`` as two passes with an n-vector in between, and its sums are
@@ -20,6 +24,7 @@ from .._config import JIT, SPARSE_BUFFER_BYTES, SPARSE_GROUP_ROWS, SPARSE_MAX_GR
 from .fused import fold
 from .losses import loss_grad, softmax_loss_grad
 from .prefetch import _prefetch_1d
+from .rowstore import entry, n_rows, span
 
 #: Rows ahead whose parameters and sums are requested: with millions of
 #: features they are scattered far beyond the cache, and a row's column
@@ -37,17 +42,20 @@ def groups(n, width):
 
 
 @njit(**JIT)
-def _row_logits(data, indices, a, b, theta, n_out, d, p):
+def _row_logits(store, i, theta, n_out, d, p):
+    a, b = span(store, i)
     for c in range(n_out):
         base = c * (d + 1)
         z = theta[base + d]
-        for k in range(a, b):
-            z += data[k] * theta[base + indices[k]]
+        for e in range(a, b):
+            j, x = entry(store, i, e)
+            if j >= 0:
+                z += x * theta[base + j]
         p[c] = z
 
 
 @njit(**JIT)
-def _run_sums(data, indices, indptr, y, sw, theta, loss, param, n_out, d, idx, start, stop, part):
+def _run_sums(store, y, sw, theta, loss, param, n_out, d, idx, start, stop, part):
     """Write the sums of rows ``start:stop`` (of ``idx``, when given) into ``part``."""
     part[:] = 0.0
     gather = idx.shape[0] > 0
@@ -58,12 +66,14 @@ def _run_sums(data, indices, indptr, y, sw, theta, loss, param, n_out, d, idx, s
     for k in range(start, stop):
         if n_out == 1 and k + _AHEAD < stop:
             ahead = idx[k + _AHEAD] if gather else k + _AHEAD
-            for q in range(indptr[ahead], indptr[ahead + 1]):
-                _prefetch_1d(theta, indices[q])
-                _prefetch_1d(part, indices[q])
+            a, b = span(store, ahead)
+            for e in range(a, b):
+                j, _ = entry(store, ahead, e)
+                if j >= 0:
+                    _prefetch_1d(theta, j)
+                    _prefetch_1d(part, j)
         i = idx[k] if gather else k
-        a, b = indptr[i], indptr[i + 1]
-        _row_logits(data, indices, a, b, theta, n_out, d, p)
+        _row_logits(store, i, theta, n_out, d, p)
         if n_out == 1:
             value, r[0] = loss_grad(loss, p[0], y[i], param)
         else:
@@ -71,11 +81,14 @@ def _run_sums(data, indices, indptr, y, sw, theta, loss, param, n_out, d, idx, s
         s = sw[i] if weighted else 1.0
         loss_total += value * s
         weight_total += s
+        a, b = span(store, i)
         for c in range(n_out):
             base = c * (d + 1)
             rc = r[c] * s
-            for q in range(a, b):
-                part[base + indices[q]] += rc * data[q]
+            for e in range(a, b):
+                j, x = entry(store, i, e)
+                if j >= 0:
+                    part[base + j] += rc * x
             part[base + d] += rc
     P = n_out * (d + 1)
     part[P] = loss_total
@@ -83,36 +96,36 @@ def _run_sums(data, indices, indptr, y, sw, theta, loss, param, n_out, d, idx, s
 
 
 @njit(parallel=True, **JIT)
-def csr_pass(data, indices, indptr, y, sw, theta, loss, param, n_out, d, idx, total):
-    """Add the loss and gradient sums of the CSR rows (those in ``idx``, when non-empty) to ``total``.
+def sparse_pass(store, y, sw, theta, loss, param, n_out, d, idx, total):
+    """Add the loss and gradient sums of the rows of ``store`` (those in ``idx``, when non-empty) to ``total``.
 
     ``total`` is laid out as for :func:`~fastgd.kernels.fused.full_pass`: the
     gradient sums as ``theta``, then the loss sum and the weight sum.
     """
-    n = idx.shape[0] if idx.shape[0] > 0 else indptr.shape[0] - 1
+    n = idx.shape[0] if idx.shape[0] > 0 else n_rows(store)
     count = groups(n, total.shape[0])
     parts = np.empty((count, total.shape[0]))
     for g in prange(count):
-        _run_sums(data, indices, indptr, y, sw, theta, loss, param, n_out, d, idx,
+        _run_sums(store, y, sw, theta, loss, param, n_out, d, idx,
                   g * n // count, (g + 1) * n // count, parts[g])
     fold(total, parts, count)
 
 
 @njit(**JIT)
-def csr_pass_serial(data, indices, indptr, y, sw, theta, loss, param, n_out, d, idx, total):
-    """:func:`csr_pass` on the calling thread: the same runs, the same bits."""
-    n = idx.shape[0] if idx.shape[0] > 0 else indptr.shape[0] - 1
+def sparse_pass_serial(store, y, sw, theta, loss, param, n_out, d, idx, total):
+    """:func:`sparse_pass` on the calling thread: the same runs, the same bits."""
+    n = idx.shape[0] if idx.shape[0] > 0 else n_rows(store)
     count = groups(n, total.shape[0])
     part = np.empty((1, total.shape[0]))
     for g in range(count):
-        _run_sums(data, indices, indptr, y, sw, theta, loss, param, n_out, d, idx,
+        _run_sums(store, y, sw, theta, loss, param, n_out, d, idx,
                   g * n // count, (g + 1) * n // count, part[0])
         fold(total, part, 1)
 
 
 @njit(**JIT)
-def _run_stats(data, indices, indptr, sw, center, inv_scale, offset, idx, start, stop, part, extremes):
-    """Weighted sums of x and x**2 per column over the nonzeros, and the row extremes."""
+def _run_stats(store, sw, shift, center, inv_scale, offset, idx, start, stop, part, extremes):
+    """Weighted sums of ``x - shift`` and its square per column over the entries, and the row extremes."""
     part[:] = 0.0
     gather = idx.shape[0] > 0
     weighted = sw.shape[0] > 0
@@ -123,11 +136,14 @@ def _run_stats(data, indices, indptr, sw, center, inv_scale, offset, idx, start,
         # ||(x - center) * inv_scale||**2 over all columns: the zeros give
         # ``offset``; each nonzero replaces its column's term.
         norm = offset
-        for q in range(indptr[i], indptr[i + 1]):
-            j = indices[q]
-            x = data[q]
-            part[0, j] += s * x
-            part[1, j] += s * x * x
+        a, b = span(store, i)
+        for e in range(a, b):
+            j, x = entry(store, i, e)
+            if j < 0:
+                continue
+            h = x - shift[j]
+            part[0, j] += s * h
+            part[1, j] += s * h * h
             u = (x - center[j]) * inv_scale[j]
             v = center[j] * inv_scale[j]
             norm += u * u - v * v
@@ -149,56 +165,47 @@ def _offset(center, inv_scale):
 
 
 @njit(parallel=True, **JIT)
-def csr_stats(data, indices, indptr, sw, center, inv_scale, idx, sums, extremes):
-    """Add weighted column sums of ``x`` and ``x**2`` and the row extremes (see
-    :func:`~fastgd.kernels.stats.column_stats`, with a shift of 0: shifting
-    would fill the zeros in) to ``sums`` and ``extremes``."""
-    n = idx.shape[0] if idx.shape[0] > 0 else indptr.shape[0] - 1
+def sparse_stats(store, sw, shift, center, inv_scale, idx, sums, extremes):
+    """Add weighted column sums of ``x - shift`` and its square and the row
+    extremes (see :func:`~fastgd.kernels.stats.column_stats`) to ``sums`` and
+    ``extremes``. ``shift`` must be 0 for every column not present in every
+    row (shifting would fill the zeros in)."""
+    n = idx.shape[0] if idx.shape[0] > 0 else n_rows(store)
     d = sums.shape[1]
     offset = _offset(center, inv_scale)
     count = groups(n, 2 * d + 3)
     parts = np.empty((count, 2, d))
     part_extremes = np.empty((count, 3))
     for g in prange(count):
-        _run_stats(data, indices, indptr, sw, center, inv_scale, offset, idx,
+        _run_stats(store, sw, shift, center, inv_scale, offset, idx,
                    g * n // count, (g + 1) * n // count, parts[g], part_extremes[g])
     _fold_stats(sums, extremes, parts, part_extremes, count)
 
 
 @njit(**JIT)
-def csr_stats_serial(data, indices, indptr, sw, center, inv_scale, idx, sums, extremes):
-    """:func:`csr_stats` on the calling thread: the same bits."""
-    n = idx.shape[0] if idx.shape[0] > 0 else indptr.shape[0] - 1
+def sparse_stats_serial(store, sw, shift, center, inv_scale, idx, sums, extremes):
+    """:func:`sparse_stats` on the calling thread: the same bits."""
+    n = idx.shape[0] if idx.shape[0] > 0 else n_rows(store)
     d = sums.shape[1]
     offset = _offset(center, inv_scale)
     count = groups(n, 2 * d + 3)
     part = np.empty((1, 2, d))
     part_extremes = np.empty((1, 3))
     for g in range(count):
-        _run_stats(data, indices, indptr, sw, center, inv_scale, offset, idx,
+        _run_stats(store, sw, shift, center, inv_scale, offset, idx,
                    g * n // count, (g + 1) * n // count, part[0], part_extremes[0])
         _fold_stats(sums, extremes, part, part_extremes, 1)
 
 
-@njit(**JIT)
-def _predict_row(data, indices, indptr, theta, d, out, i):
-    for c in range(out.shape[1]):
-        base = c * (d + 1)
-        z = theta[base + d]
-        for k in range(indptr[i], indptr[i + 1]):
-            z += data[k] * theta[base + indices[k]]
-        out[i, c] = z
-
-
 @njit(parallel=True, **JIT)
-def csr_predict(data, indices, indptr, theta, d, out):
-    """``out[i, c]``: the linear predictor of class ``c`` for CSR row ``i``."""
-    for i in prange(indptr.shape[0] - 1):
-        _predict_row(data, indices, indptr, theta, d, out, i)
+def sparse_predict(store, theta, d, out):
+    """``out[i, c]``: the linear predictor of class ``c`` for row ``i`` of ``store``."""
+    for i in prange(n_rows(store)):
+        _row_logits(store, i, theta, out.shape[1], d, out[i])
 
 
 @njit(**JIT)
-def csr_predict_serial(data, indices, indptr, theta, d, out):
-    """:func:`csr_predict` on the calling thread."""
-    for i in range(indptr.shape[0] - 1):
-        _predict_row(data, indices, indptr, theta, d, out, i)
+def sparse_predict_serial(store, theta, d, out):
+    """:func:`sparse_predict` on the calling thread."""
+    for i in range(n_rows(store)):
+        _row_logits(store, i, theta, out.shape[1], d, out[i])

@@ -1,4 +1,7 @@
-"""One compiled call per mini-batch epoch over CSR rows, at O(nonzeros) a row.
+"""One compiled call per mini-batch epoch over sparse or coded rows, at O(entries) a row.
+
+Rows come as a storage of :mod:`fastgd.kernels.rowstore` (CSR matrices, or
+numeric and categorical columns, where a category is one entry).
 
 A batch reads and updates only the features its rows touch (and the dense
 intercepts). The steps a feature sits out are the penalty's proximal step
@@ -20,10 +23,15 @@ the penalty of every feature is one multiplication of ``scale`` a step, and a
 batch costs two reads of its nonzeros. ``scale`` is folded back into ``u``
 before it can underflow, and at the end of the call.
 
-Standardized coordinates here are scaled but not centred (``center == 0``):
-centring would put the column means into every feature's gradient at every
-step and make each step dense. The solver chooses such coordinates for
-sparse mini-batches; see :meth:`~fastgd.estimators.base.BaseGD._standardization`.
+Standardized coordinates may centre some features (``center != 0``): the
+numeric columns of coded rows and the categories of small categorical
+columns. A centred feature's gradient has a term in every row, so it is
+updated at every step, like the intercept; its centre enters a row's
+prediction through one shift per step, ``sum(center * inv_scale * theta)``
+over the centred features, so a row still costs only its entries. Centring
+every feature of a CSR matrix would make each step dense: the solver
+centres none of them (see
+:meth:`~fastgd.estimators.base.BaseGD._standardization`).
 """
 
 import math
@@ -35,17 +43,16 @@ from numba import njit
 from .._config import JIT
 from ..kernels.losses import loss_grad, softmax_loss_grad
 from ..kernels.prefetch import _prefetch_1d
+from ..kernels.rowstore import entry, n_rows, span
 from .lazy import caught_up
 from .rules import ADAGRAD, ADAM, ASGD, RMSPROP, idle_size, step_coordinate
 
 
 class SparseRows(NamedTuple):
-    """The CSR rows one call visits, in ``order`` (all rows when empty); see
-    :class:`~fastgd.optim.epoch.Rows`."""
+    """The rows of a storage one call visits, in ``order`` (all rows when
+    empty); see :class:`~fastgd.optim.epoch.Rows`."""
 
-    data: np.ndarray
-    indices: np.ndarray
-    indptr: np.ndarray
+    store: tuple
     y: np.ndarray
     w: np.ndarray
     order: np.ndarray
@@ -75,15 +82,27 @@ def _bring(theta, avg, step, slots, j, last, k, lr, n_out, stride, average_start
 
 
 @njit(**JIT)
-def _logits(data, indices, a, b, q, theta, n_out, stride, p):
+def _logits(store, i, q, theta, shifts, n_out, stride, p):
     d = stride - 1
+    a, b = span(store, i)
     for c in range(n_out):
         base = c * stride
-        z = theta[base + d]
+        z = theta[base + d] - shifts[c]
         for e in range(a, b):
-            j = indices[e]
-            z += data[e] * q[j] * theta[base + j]
+            j, x = entry(store, i, e)
+            if j >= 0:
+                z += x * q[j] * theta[base + j]
         p[c] = z
+
+
+@njit(**JIT)
+def _shifts(centred, center, q, theta, n_out, stride, out):
+    """``out[c]``: what the centres of the centred features take from output ``c``'s predictions."""
+    for c in range(n_out):
+        total = 0.0
+        for j in centred:
+            total += center[j] * q[j] * theta[c * stride + j]
+        out[c] = total
 
 
 @njit(**JIT)
@@ -111,18 +130,21 @@ def _batches(n, bounds, batch_size):
 
 
 @njit(**JIT)
-def _prefetch_weights(indices, indptr, u, i):
-    for e in range(indptr[i], indptr[i + 1]):
-        _prefetch_1d(u, indices[e])
+def _prefetch_weights(store, u, i):
+    a, b = span(store, i)
+    for e in range(a, b):
+        j, _ = entry(store, i, e)
+        if j >= 0:
+            _prefetch_1d(u, j)
 
 
 @njit(**JIT)
 def _scaled_epoch(rows, model, step, theta, slots, t, lr, average_start):
     """Plain SGD with one L2 weight: ``theta[:d] = scale * u``, in place (see the module docstring)."""
-    data, indices, indptr, y, sw, idx, bounds = rows
+    store, y, sw, idx, bounds = rows
     gather = idx.shape[0] > 0
     weighted = sw.shape[0] > 0
-    n = idx.shape[0] if gather else indptr.shape[0] - 1
+    n = idx.shape[0] if gather else n_rows(store)
     d = theta.shape[0] - 1
     l2 = step.l2w[0]
     residuals = np.empty(min(model.batch_size, n))
@@ -139,10 +161,13 @@ def _scaled_epoch(rows, model, step, theta, slots, t, lr, average_start):
             i = idx[k] if gather else k
             if k + 1 < n:
                 # The next row's weights are scattered over memory: request them now.
-                _prefetch_weights(indices, indptr, theta, idx[k + 1] if gather else k + 1)
+                _prefetch_weights(store, theta, idx[k + 1] if gather else k + 1)
             z = 0.0
-            for e in range(indptr[i], indptr[i + 1]):
-                z += data[e] * theta[indices[e]]
+            a, b = span(store, i)
+            for e in range(a, b):
+                j, x = entry(store, i, e)
+                if j >= 0:
+                    z += x * theta[j]
             value, r = loss_grad(model.loss, scale * z + theta[d], y[i], model.param)
             s = sw[i] if weighted else 1.0
             loss_total += value * s
@@ -156,8 +181,11 @@ def _scaled_epoch(rows, model, step, theta, slots, t, lr, average_start):
         for k in range(start, stop):
             i = idx[k] if gather else k
             f = move * residuals[k - start]
-            for e in range(indptr[i], indptr[i + 1]):
-                theta[indices[e]] -= f * data[e]
+            a, b = span(store, i)
+            for e in range(a, b):
+                j, x = entry(store, i, e)
+                if j >= 0:
+                    theta[j] -= f * x
         step_coordinate(step, theta, step.mask[d] * mean * gb, slots, d, t, rate, average_start)
         scale /= 1.0 + rate * l2
         if scale < _SMALLEST_SCALE:
@@ -174,29 +202,32 @@ def _scaled_epoch(rows, model, step, theta, slots, t, lr, average_start):
 
 @njit(**JIT)
 def sparse_minibatch_epoch(rows, model, step, theta, slots, t, lr, average_start):
-    """:func:`~fastgd.optim.epoch.minibatch_epoch` over CSR rows, with lazy updates.
+    """:func:`~fastgd.optim.epoch.minibatch_epoch` over sparse or coded rows, with lazy updates.
 
-    ``model.center`` must be zero. Returns ``(loss_total, weight_total, t)``
-    as the dense kernel does.
+    Returns ``(loss_total, weight_total, t)`` as the dense kernel does.
     """
-    data, indices, indptr, y, sw, idx, bounds = rows
+    store, y, sw, idx, bounds = rows
     if model.scaled_l2:
-        n = idx.shape[0] if idx.shape[0] > 0 else indptr.shape[0] - 1
+        n = idx.shape[0] if idx.shape[0] > 0 else n_rows(store)
         if t + _batches(n, bounds, model.batch_size) <= average_start:  # no averaging in this call
             return _scaled_epoch(rows, model, step, theta, slots, t, lr, average_start)
     n_out = model.n_out
     q = model.inv_scale
+    center = model.center
     d = q.shape[0]
     stride = d + 1
     gather = idx.shape[0] > 0
     weighted = sw.shape[0] > 0
-    n = idx.shape[0] if gather else indptr.shape[0] - 1
+    n = idx.shape[0] if gather else n_rows(store)
     avg = slots[0] if step.rule == ASGD else np.empty(0)
     # Every feature is current at step ``last[j]``; ``stamp`` marks those
     # already listed in ``touched`` for batch number ``stamp[j]``.
     last = np.full(d, t, np.int64)
     stamp = np.full(d, -1, np.int64)
     touched = np.empty(d, np.int64)
+    centred = np.nonzero(center)[0]
+    shifts = np.zeros(n_out)
+    average_shifts = np.zeros(n_out)
     g = np.zeros(n_out * stride)
     decay = np.array([0.0, 0.0])
     p = np.empty(n_out)
@@ -210,33 +241,40 @@ def sparse_minibatch_epoch(rows, model, step, theta, slots, t, lr, average_start
         unit_stop = bounds[unit] if bounds.shape[0] > 0 else n
         stop = min(unit_stop, start + model.batch_size)
         count = 0
+        for j in centred:
+            stamp[j] = batch  # updated every step, never listed
+        _shifts(centred, center, q, theta, n_out, stride, shifts)
+        shown = avg.shape[0] > 0 and t > average_start
+        if shown:
+            _shifts(centred, center, q, avg, n_out, stride, average_shifts)
         for k in range(start, stop):
             i = idx[k] if gather else k
-            for e in range(indptr[i], indptr[i + 1]):
-                j = indices[e]
-                if stamp[j] != batch:
+            a, b = span(store, i)
+            for e in range(a, b):
+                j, _ = entry(store, i, e)
+                if j >= 0 and stamp[j] != batch:
                     stamp[j] = batch
                     touched[count] = j
                     count += 1
                     if last[j] < t:
                         _bring(theta, avg, step, slots, j, last[j], t - last[j], lr, n_out, stride, average_start, decay)
-        shown = avg.shape[0] > 0 and t > average_start
         for k in range(start, stop):
             i = idx[k] if gather else k
-            a, b = indptr[i], indptr[i + 1]
-            _logits(data, indices, a, b, q, theta, n_out, stride, p)
+            _logits(store, i, q, theta, shifts, n_out, stride, p)
             value = _row_loss(model.loss, model.param, n_out, p, y[i], r)
             s = sw[i] if weighted else 1.0
+            a, b = span(store, i)
             for c in range(n_out):
                 base = c * stride
                 rc = r[c] * s
                 for e in range(a, b):
-                    j = indices[e]
-                    g[base + j] += rc * data[e] * q[j]
+                    j, x = entry(store, i, e)
+                    if j >= 0:
+                        g[base + j] += rc * x * q[j]
                 g[base + d] += rc
             if shown:
                 # The loss at the parameters the rule reports: the average.
-                _logits(data, indices, a, b, q, avg, n_out, stride, p)
+                _logits(store, i, q, avg, average_shifts, n_out, stride, p)
                 value = _row_loss(model.loss, model.param, n_out, p, y[i], r)
             loss_total += value * s
             weight_total += s
@@ -248,6 +286,14 @@ def sparse_minibatch_epoch(rows, model, step, theta, slots, t, lr, average_start
             j = touched[e]
             for c in range(n_out):
                 at = c * stride + j
+                step_coordinate(step, theta, mask[at] * scale * g[at], slots, at, t, rate, average_start)
+                g[at] = 0.0
+            last[j] = t
+        for j in centred:
+            for c in range(n_out):
+                at = c * stride + j
+                # Each row's term of -center[j] * q[j] * residual, at once.
+                g[at] -= center[j] * q[j] * g[c * stride + d]
                 step_coordinate(step, theta, mask[at] * scale * g[at], slots, at, t, rate, average_start)
                 g[at] = 0.0
             last[j] = t

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .._validation import is_sparse
+from ..data.coded import has_entries, store_of
 from ..optim.epoch import Model, minibatch_epoch
 from ..optim.rules import Step
 from ..optim.space import to_raw
@@ -122,9 +122,8 @@ def run_unit(model, step, lr, average_start, rows, carry):
     theta, raw, slots, t, loss_sum, weight_total = carry
     if not model.standardized:
         raw = theta  # one array: serializers that send a carry's arrays one by one lose the identity
-    if is_sparse(rows.X):
-        X = rows.X
-        sparse_rows = SparseRows(X.data, X.indices, X.indptr, rows.y, rows.w, rows.order, rows.bounds)
+    if has_entries(rows.X):
+        sparse_rows = SparseRows(store_of(rows.X), rows.y, rows.w, rows.order, rows.bounds)
         unit_loss, unit_weight, t = sparse_minibatch_epoch(sparse_rows, model, step, theta, slots, t, lr, average_start)
         if model.standardized:
             to_raw(theta, model.center, model.inv_scale, model.n_out, raw)
@@ -136,9 +135,9 @@ def run_unit(model, step, lr, average_start, rows, carry):
 def _check_lazy(problem, options):
     """Refuse what the lazy updates of sparse rows cannot do exactly (see
     :mod:`fastgd.optim.sparse_epoch`)."""
-    if np.any(problem.center != 0.0):
+    if np.any(problem.center[~problem.source.centrable()] != 0.0):
         raise ValueError(
-            "mini-batch descent on sparse rows needs standardized coordinates that are not centred, "
+            "mini-batch descent on sparse rows needs standardized coordinates whose sparse columns are not centred, "
             "but this fit continues from centred ones (a first call on dense data, or a model fitted "
             "in full batch); refit with fit(), or use standardize=False"
         )
