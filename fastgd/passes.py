@@ -17,7 +17,8 @@ from .kernels.fused import full_pass, full_pass_serial, predict, predict_serial
 from .kernels.losses import constant_losses
 from .data.coded import has_entries, store_of
 from .kernels.sparse import (
-    sparse_pass, sparse_pass_serial, sparse_predict, sparse_predict_serial, sparse_stats, sparse_stats_serial,
+    sparse_gram, sparse_gram_serial, sparse_pass, sparse_pass_serial, sparse_predict, sparse_predict_serial,
+    sparse_stats, sparse_stats_serial,
 )
 from .kernels.stats import column_stats, column_stats_serial
 
@@ -57,6 +58,27 @@ def add_stats(block, acc, shift, center, inv_scale):
     kernel = _threads.kernel(column_stats, column_stats_serial, rows * block.X.shape[1])
     kernel(block.X, block.w, shift, center, inv_scale, block.rows, CHUNK_ROWS, *acc)
     return acc
+
+
+def add_gram(block, total, shift):
+    """Add a block's weighted Gram matrix of ``z = [x - shift, 1, y]`` to ``total``
+    (``(d + 2, d + 2)``; rows ``d`` and ``d + 1`` hold only their upper triangle:
+    ``sum(w)``, ``sum(w y)``, ``sum(w y**2)``)."""
+    rows = block.rows if len(block.rows) else slice(None)
+    if has_entries(block.X):
+        X = block.X
+        kernel = _threads.kernel(sparse_gram, sparse_gram_serial, X.nnz * X.nnz // max(1, X.shape[0]))
+        kernel(store_of(X), block.y, block.w, shift, block.rows, total)
+        return total
+    # Dense rows: a block's product through BLAS (a copy of the block, bounded).
+    X = np.asarray(block.X[rows], dtype=np.float64) - shift
+    y = block.y[rows]
+    w = block.w[rows] if len(block.w) else np.ones(X.shape[0])
+    d = X.shape[1]
+    Z = np.empty((X.shape[0], d + 2))
+    Z[:, :d], Z[:, d], Z[:, d + 1] = X, 1.0, y
+    total += Z.T @ (w[:, None] * Z)
+    return total
 
 
 def combine_stats(a, b):

@@ -363,3 +363,33 @@ def test_cli_fits_string_columns_and_lists_categories(flights, tmp_path):
     reference = fastgd.GDRegressor(penalty="l2", alpha=1e-3).fit(table, y)
     fitted = fastgd.load(model)
     _close(fitted.coef_, reference.coef_, 1e-9)
+
+
+def test_dask_frames_with_categorical_columns(flights):
+    dd = pytest.importorskip("dask.dataframe")
+    table, y, X, _, _ = flights
+    frame = table.to_pandas()
+    frame["origin"] = frame["origin"].astype("category")
+    frame["y"] = y
+    partitioned = dd.from_pandas(frame, npartitions=3)
+    params = dict(penalty="l2", alpha=1e-3, max_iter=25, tol=None)
+    reference = fastgd.GDRegressor(**params).fit(table, y)
+    for model in (
+        fastgd.GDRegressor(**params).fit(fastgd.open_dataset(partitioned, target="y")),
+        fastgd.GDRegressor(**params).fit(partitioned.drop(columns="y"), y),
+    ):
+        assert list(model.get_feature_names_out()) == list(reference.get_feature_names_out())
+        _close(model.coef_, reference.coef_)
+        _close(np.asarray(model.predict(partitioned.drop(columns="y"))), reference.predict(table))
+    # Mini-batches travel from partition to partition with the coded rows.
+    model = fastgd.GDRegressor(penalty="l2", alpha=1e-3, batch_size=32, random_state=0).fit(
+        fastgd.open_dataset(partitioned, target="y"))
+    best = fastgd.GDRegressor(penalty="l2", alpha=1e-3, tol=1e-12).fit(X, y)
+    f_best = objective(X, y, best.coef_, best.intercept_, l2=1e-3)
+    assert model.converged_
+    assert objective(X, y, model.coef_, model.intercept_, l2=1e-3) - f_best < 1e-3 * f_best
+    # The fitted mapping codes the rows of each partition on its worker: a category it lacks is an error there.
+    unseen = frame.drop(columns="y").assign(carrier=frame["carrier"].where(frame.index != 4000, "ZZ"))
+    model.set_params(handle_unknown="error")
+    with pytest.raises(ValueError, match=r"partition 2: categorical column 'carrier' has 1 value\(s\) the model was not fitted with"):
+        np.asarray(model.predict(dd.from_pandas(unseen, npartitions=3)))

@@ -144,7 +144,10 @@ def test_bad_partitions_are_named(client, problem):
         fastgd.GDRegressor().fit(*dask_inputs(X, y))
     with pytest.raises(ValueError, match=r"X has 40000 rows but y has shape \(39999,\)"):
         fastgd.GDRegressor().fit(da.from_array(X, chunks=(PARTITION, N_FEATURES)), da.from_array(y[1:]))
-    frame = dd.from_pandas(pa.table({"a": np.arange(10.0), "s": ["x"] * 10, "y": np.ones(10)}).to_pandas(), npartitions=2)
+    import pandas as pd
+
+    dates = pd.date_range("2026-01-01", periods=10)  # datetime64: neither numeric nor categorical
+    frame = dd.from_pandas(pd.DataFrame({"a": np.arange(10.0), "s": dates, "y": np.ones(10)}), npartitions=2)
     with pytest.raises(TypeError, match="feature column 's' has type"):
         fastgd.open_dataset(frame, target="y", features=["a", "s"])
 

@@ -48,8 +48,9 @@ FORMATS = {
 }
 
 CASES = [
-    ("squared_error", dict()),
+    ("squared_error", dict()),  # the exact solver: "auto" on sparse rows, named on the dense ones
     ("squared_error", dict(standardize=False)),
+    ("squared_error", dict(optimizer="lbfgs", penalty="l2", alpha=1e-3)),
     ("squared_error", dict(penalty="l1", alpha=0.01)),
     ("squared_error", dict(penalty="elasticnet", alpha=0.02, l1_ratio=0.5)),
     ("huber", dict(penalty="l2", alpha=1e-3)),
@@ -84,10 +85,12 @@ def test_sparse_fit_equals_the_dense_fit(problem, loss, params):
     # paths are mostly identical to 1e-15, and may part by an epoch where a
     # line search decides on the last bits (Poisson), so the objectives must
     # agree to 1e-10 and the coefficients to 1e-7.
+    exact = loss == "squared_error" and "optimizer" not in params and "penalty" not in params
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", fastgd.ConvergenceWarning)  # a float64 stall, the same on both
         a = cls(**kwargs).fit(X, y, sample_weight=weights)
-        b = cls(**kwargs).fit(dense, y, sample_weight=weights)
+        b = cls(**dict(kwargs, **({"optimizer": "exact"} if exact else {}))).fit(dense, y, sample_weight=weights)
+    assert (a.n_iter_ == 1) == exact
     assert a.converged_ == b.converged_ and abs(a.n_iter_ - b.n_iter_) <= 2
     fa, fb = a.loss_history_[-1], b.loss_history_[-1]
     assert abs(fa - fb) <= 1e-10 * abs(fb)
@@ -108,7 +111,7 @@ def test_every_format_and_dtype_gives_the_csr_fit(problem, kind):
     given = FORMATS[kind](X)
     before = given.copy()
     a = fastgd.GDRegressor().fit(given, z)
-    b = fastgd.GDRegressor().fit(dense.astype(given.dtype), z)
+    b = fastgd.GDRegressor(optimizer="exact").fit(dense.astype(given.dtype), z)
     tol = 1e-10 if given.dtype == np.float64 else 1e-5
     np.testing.assert_allclose(a.coef_, b.coef_, rtol=0, atol=tol * np.abs(b.coef_).max())
     assert (given != before).nnz == 0 and type(given) is type(before)  # the input is untouched

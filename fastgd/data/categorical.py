@@ -23,11 +23,12 @@ Larger streamed data is coded piece by piece into bounded buffers.
 from typing import NamedTuple
 
 import numpy as np
+import pyarrow as pa
 
 from .._config import CENTRED_CATEGORIES, CODED_CACHE_BYTES, SMALL_DATA_BYTES, piece_rows
 from .._validation import readonly
 from .arrow import ArrowSource, _numbers
-from .base import Block, _readonly, _weights
+from .base import NO_WEIGHTS, Block, HeldTargets, LocalSource, _readonly, _weights
 from .categories import MAX_CATEGORIES, categories_of, codes_of, hashed_codes_of, merged
 from .coded import NO_SIGNS, CodedX
 
@@ -60,6 +61,57 @@ def build_categories(reader, names, max_categories):
     return found
 
 
+def build_frame_categories(frame, names, max_categories):
+    """:func:`build_categories` of a pandas DataFrame's columns (one Dask partition)."""
+    return [categories_of(pa.array(frame[name], from_pandas=True), name, max_categories) for name in names]
+
+
+def centrable_features(d, offsets, categories, n_features):
+    """Which features mini-batch descent centres: the ``d`` numeric columns and
+    the categories of columns with at most :data:`~fastgd._config.CENTRED_CATEGORIES`
+    of them. Centring takes the intercept out of the direction of a column's
+    categories, which otherwise steers mini-batch descent along a valley of
+    the objective."""
+    mask = np.zeros(n_features, bool)
+    mask[:d] = True
+    for offset, found in zip(offsets, categories):
+        if not found.hashed and found.size <= CENTRED_CATEGORIES:
+            mask[offset : offset + found.size] = True
+    return mask
+
+
+class CodedRowsSource(HeldTargets, LocalSource):
+    """Coded rows held in memory (one Dask partition, coded on its worker)."""
+
+    random_access = True
+    sparse = True
+
+    def __init__(self, X, y=None, w=None, raw_y=None):
+        self._X = X
+        self.n_rows, self.n_features = X.shape
+        self.dtype = X.dtype
+        self._y = None if y is None else readonly(y)
+        self._w = NO_WEIGHTS if w is None else readonly(w)
+        self._raw_y = raw_y
+        self.has_target = y is not None
+        self.weighted = w is not None
+        self.block_sizes = np.diff(np.r_[np.arange(0, self.n_rows, self.piece_rows), self.n_rows]).astype(np.int64)
+
+    @property
+    def piece_rows(self):
+        width = self._X.values.shape[1] * self.dtype.itemsize + self._X.codes.shape[1] * 12
+        return piece_rows(max(1, width // 8), 8)
+
+    def blocks(self):
+        yield Block(0, self._X, self._y, self._w)  # the kernels cut the rows into runs themselves
+
+    def zero_copy_rows(self):
+        return Block(0, self._X, self._y, self._w)
+
+    def _with(self, y, w):
+        return CodedRowsSource(self._X, y, w, self._raw_y)
+
+
 class CodedArrowSource(ArrowSource):
     """Rows of numeric columns ``numeric`` and categorical ones ``categories``
     (a list of :class:`Categories`), features laid out as in
@@ -87,16 +139,7 @@ class CodedArrowSource(ArrowSource):
         self._unknown = {}
 
     def centrable(self):
-        """The numeric columns and the categories of columns with at most
-        :data:`~fastgd._config.CENTRED_CATEGORIES` of them: centring takes the
-        intercept out of the direction of a column's categories, which
-        otherwise steers mini-batch descent along a valley of the objective."""
-        mask = np.zeros(self.n_features, bool)
-        mask[: len(self._numeric)] = True
-        for offset, categories in zip(self._offsets, self._categories):
-            if not categories.hashed and categories.size <= CENTRED_CATEGORIES:
-                mask[offset : offset + categories.size] = True
-        return mask
+        return centrable_features(len(self._numeric), self._offsets, self._categories, self.n_features)
 
     @property
     def categories(self):
@@ -154,7 +197,7 @@ class CodedArrowSource(ArrowSource):
             )
         self._unknown[name] = self._unknown.get(name, 0) + count
 
-    def _coded_rows(self):
+    def coded_rows(self):
         """All rows, coded once and kept."""
         if not self._kept:
             X, _, _ = self.allocate(self.n_rows)
@@ -169,7 +212,7 @@ class CodedArrowSource(ArrowSource):
         if not self.random_access:
             yield from super().blocks()
             return
-        X = self._coded_rows()
+        X = self.coded_rows()
         extra = self._columns()[len(self._features) :]
         piece = self.piece_rows
         if not extra:
@@ -195,4 +238,4 @@ class CodedArrowSource(ArrowSource):
             for start, table in self._reader.pieces(extra, self.piece_rows):
                 rows = table.num_rows
                 self._targets_into(table, *(None if b is None else b[start : start + rows] for b in (y, w)))
-        return Block(0, self._coded_rows(), _readonly(y), _weights(w))
+        return Block(0, self.coded_rows(), _readonly(y), _weights(w))

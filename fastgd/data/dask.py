@@ -18,6 +18,7 @@ from .._validation import check_target, is_sparse, kernel_dtype
 from .arrays import ArraySource
 from .sparse import SparseSource, as_csr
 from .base import Source, shift_rows
+from .coded import is_coded
 from .columns import resolve_columns
 from .dataset import Dataset
 
@@ -258,6 +259,10 @@ def partition_source(X, y, w):
     w = None if w is None else np.asarray(w, dtype=np.float64)
     if is_sparse(X):
         return SparseSource(as_csr(X, check_values=False), y, w)  # checked when the source was made
+    if is_coded(X):
+        from .categorical import CodedRowsSource
+
+        return CodedRowsSource(X, y, w)
     return ArraySource(np.asarray(X), y=y, w=w)
 
 
@@ -294,13 +299,31 @@ def _on_partition(fn, k, *args):
         raise type(error)(f"partition {k}: {error}") from error
 
 
-def from_dataframe(frame, target=None, features=None, weight=None, persist=True):
-    """A :class:`DaskSource` of a dask DataFrame's columns."""
+def from_dataframe(frame, target=None, features=None, weight=None, persist=True, coding=None, values=(None, None)):
+    """A :class:`DaskSource` of a dask DataFrame's columns; with categorical
+    columns (pandas ``category`` or string), a :class:`DaskCodedSource`,
+    whose target and weights may also be given as ``values`` (arrays)."""
+    from .categorical import Coding
+    from .dask_categorical import DaskCodedSource, is_categorical_dtype  # it imports this module
+
+    coding = coding or Coding()
     dtypes = frame.dtypes
-    features = resolve_columns(list(frame.columns), target, weight, features, lambda c: dtypes[c].kind in "biuf")
+
+    def categorical(name):
+        return name in coding.categories if coding.categories is not None else is_categorical_dtype(dtypes[name])
+
+    features = resolve_columns(
+        list(frame.columns), target, weight, features, lambda c: dtypes[c].kind in "biuf" or categorical(c)
+    )
+    coded = [n for n in features if categorical(n)]
     for name in features:
-        if dtypes[name].kind not in "biuf":
+        if dtypes[name].kind not in "biuf" and name not in coded:
             raise TypeError(f"feature column {name!r} has type {dtypes[name]}; features must be numeric")
+    if coded:
+        source = DaskCodedSource(frame, features, coded, target, weight, persist, coding, values)
+        if source.weighted:
+            source.check_weights()
+        return source
     X, raw_y, w = frame_arrays(frame, features, target, weight, persist=persist)
     source = DaskSource(
         X, raw_y=raw_y, w=None if w is None else w.astype(np.float64), feature_names=[str(c) for c in features],
@@ -312,7 +335,16 @@ def from_dataframe(frame, target=None, features=None, weight=None, persist=True)
 
 
 def frame_arrays(frame, features, *columns, persist=True):
-    """Dask arrays of ``frame[features]`` and of each named column (None stays None).
+    """Dask arrays of ``frame[features]`` and of each named column (None stays None)."""
+    parts, lengths = frame_parts(frame, list(features) + [c for c in columns if c is not None], persist)
+    return (
+        column_array(frame, parts, lengths, list(features)),
+        *(None if c is None else column_array(frame, parts, lengths, c) for c in columns),
+    )
+
+
+def frame_parts(frame, columns, persist):
+    """The delayed partitions of ``frame[columns]`` and their row counts.
 
     The partitions are fixed first, through ``to_delayed``: Dask may otherwise
     regroup a lazy frame's partitions (small Parquet files, say) differently
@@ -321,23 +353,24 @@ def frame_arrays(frame, features, *columns, persist=True):
     are taken, so the files are read once.
     """
     import dask
-    import dask.array as da
 
-    named = [c for c in columns if c is not None]
-    parts = frame[list(features) + named].to_delayed()
+    parts = frame[columns].to_delayed()
     if persist:
         parts = dask.persist(*parts)
-    lengths = dask.compute(*[dask.delayed(len)(part) for part in parts])
+    return parts, dask.compute(*[dask.delayed(len)(part) for part in parts])
 
-    def array(selection):
-        dtype = frame[selection].to_dask_array().dtype
-        shape = (len(selection),) if isinstance(selection, list) else ()
-        return da.concatenate([
-            da.from_delayed(dask.delayed(_on_partition)(_values, k, part, selection), (rows, *shape), dtype=dtype)
-            for k, (part, rows) in enumerate(zip(parts, lengths))
-        ])
 
-    return (array(list(features)), *(None if c is None else array(c) for c in columns))
+def column_array(frame, parts, lengths, selection):
+    """A dask array of the column ``selection`` (or columns, a list) of the partitions."""
+    import dask
+    import dask.array as da
+
+    dtype = frame[selection].to_dask_array().dtype
+    shape = (len(selection),) if isinstance(selection, list) else ()
+    return da.concatenate([
+        da.from_delayed(dask.delayed(_on_partition)(_values, k, part, selection), (rows, *shape), dtype=dtype)
+        for k, (part, rows) in enumerate(zip(parts, lengths))
+    ])
 
 
 def _values(part, selection):
@@ -350,29 +383,37 @@ def _values(part, selection):
     return part[selection].to_numpy()
 
 
-def open_parquet(path, target=None, features=None, weight=None, persist=True):
+def open_parquet(path, target=None, features=None, weight=None, persist=True, coding=None):
     """A Parquet file or directory, read by Dask on the workers."""
     import dask.dataframe as dd
 
-    source = from_dataframe(dd.read_parquet(str(path)), target, features, weight, persist)
+    source = from_dataframe(dd.read_parquet(str(path)), target, features, weight, persist, coding)
     return Dataset(source, f"Parquet data {path} (read by Dask)", target=target, weight=weight)
 
 
-def open_collection(data, target=None, features=None, weight=None, persist=True):
+def open_collection(data, target=None, features=None, weight=None, persist=True, coding=None):
     """A Dask array or DataFrame, with target and weights as column names or as values."""
     if hasattr(data, "columns") and (target is None or isinstance(target, str)):
-        source = from_dataframe(data, target, features, weight, persist)
+        source = from_dataframe(data, target, features, weight, persist, coding)
         return Dataset(source, "Dask DataFrame", target=target, weight=weight)
+    from .dask_categorical import has_coded_columns  # it imports this module
+
+    if hasattr(data, "columns") and has_coded_columns(data, features, coding):
+        # fit(frame, y): every column is a feature, y and the weights are values.
+        source = from_dataframe(data, None, features, None, persist, coding, values=(target, weight))
+        return Dataset(source, "Dask DataFrame", target="y")
     source = dask_arrays(data, target, weight, persist=persist)
     return Dataset(source, "Dask data", target=None if target is None else "y")
 
 
-def open_for_prediction(X, feature_names=None):
+def open_for_prediction(X, feature_names=None, coding=None):
     """A target-free Dataset of a Dask collection, its columns in the fitted order."""
     if hasattr(X, "columns") and feature_names is not None:
         missing = [n for n in feature_names if n not in list(map(str, X.columns))]
         if missing:
             raise ValueError(f"X lacks feature columns the model was fitted with: {', '.join(map(repr, missing))}")
+    if hasattr(X, "columns") and coding is not None and coding.categories:
+        return Dataset(from_dataframe(X, features=feature_names, persist=False, coding=coding), "Dask DataFrame")
     names = feature_names if hasattr(X, "columns") else None
     return Dataset(dask_arrays(X, feature_names=names, persist=False), "Dask data")
 
@@ -408,3 +449,4 @@ def dask_arrays(X, y=None, sample_weight=None, feature_names=None, persist=True)
     if source.weighted:
         source.check_weights()
     return source
+

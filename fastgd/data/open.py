@@ -45,7 +45,7 @@ def _open_path(path, target, features, weight, engine, persist, coding=None):
     if not path.exists():
         raise FileNotFoundError(f"no such file or directory: '{path}'")
     if engine == "dask":
-        return dask.open_parquet(path, target, features, weight, persist)
+        return dask.open_parquet(path, target, features, weight, persist, coding)
     suffix = path.suffix.lower()
     from . import csr_store, svmlight  # sparse rows on disk
 
@@ -97,7 +97,7 @@ def _open_array(data, target, features, weight, engine, persist, coding=None):
 
 
 def _open_dask(data, target, features, weight, engine, persist, coding=None):
-    return dask.open_collection(data, target, features, weight, persist)
+    return dask.open_collection(data, target, features, weight, persist, coding)
 
 
 def _open_sparse(data, target, features, weight, engine, persist, coding=None):
@@ -218,7 +218,7 @@ def prediction_data(X, feature_names=None, coding=None):
     is no error).
     """
     if dask.is_dask_collection(X):
-        return dask.open_for_prediction(X, feature_names)
+        return dask.open_for_prediction(X, feature_names, coding)
     if feature_names is not None and (_is_path(X) or tables.is_table(X)):
         try:
             return open_dataset(X, features=list(feature_names), coding=coding)

@@ -42,10 +42,16 @@ class GDRegressor(GDBase):
     batch_size : int or None
         None for full-batch descent, B for mini-batches of B rows, 1 for
         stochastic descent.
-    optimizer : {"auto", "accelerated", "lbfgs", "sgd", "asgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"}
+    optimizer : {"auto", "exact", "accelerated", "lbfgs", "sgd", "asgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"}
         "auto" is, in full batch, "lbfgs" for smooth problems (no L1 share,
-        ``learning_rate="auto"``), "accelerated" with an L1 share or a given
-        rate, and plain "sgd" for the hinge; "asgd" for mini-batches.
+        ``learning_rate="auto"``), or "exact" for least squares on sparse or
+        categorical data of at most 1024 features; "accelerated" with an L1
+        share or a given rate, and plain "sgd" for the hinge; "asgd" for
+        mini-batches. "exact" solves least squares (penalty None or "l2") from
+        the normal equations of one pass (Cholesky in standardized
+        coordinates, least norm without a penalty), then measures the result
+        like an epoch and, if rounding left it short of ``tol``, continues
+        with L-BFGS; ``partial_fit`` epochs take L-BFGS.
         "accelerated" is Nesterov's
         method (FISTA, proximal with L1) with adaptive restart, full batch
         only. "lbfgs" is limited-memory BFGS with a backtracking line search,

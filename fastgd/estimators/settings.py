@@ -97,6 +97,11 @@ def settings(estimator):
         raise ValueError(f"optimizer='lbfgs' needs a smooth penalty (None or 'l2'), got penalty={penalty!r}")
     if optimizer == "lbfgs" and not loss.smooth:
         raise ValueError(f"optimizer='lbfgs' needs a smooth loss, got loss={loss.name!r}")
+    if optimizer == "exact" and (loss.name != "squared_error" or (l1_share > 0 and alpha > 0)):
+        raise ValueError(
+            f"optimizer='exact' solves least squares (loss='squared_error') with penalty None or 'l2', "
+            f"got loss={loss.name!r} and penalty={penalty!r}"
+        )
     class_weight = getattr(estimator, "class_weight", None)
     if not (class_weight is None or class_weight == "balanced" or isinstance(class_weight, dict)):
         raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {class_weight!r}")
@@ -125,6 +130,7 @@ def settings(estimator):
         lr_decay=reals["lr_decay"],
         plateau_factor=reals["plateau_factor"],
         callbacks=_callbacks(estimator.callbacks),
+        auto=estimator.optimizer == "auto" and optimizer == "lbfgs",
     )
     return Settings(
         loss=loss,
@@ -176,7 +182,7 @@ def _schedule(schedule, batch_size, optimizer, loss):
         # Steps that settle on their own keep a constant rate; the rest
         # (noisy gradients, momentum, adaptive or non-smooth steps) halve it
         # each time the objective stalls.
-        settled = batch_size is None and optimizer in ("accelerated", "sgd", "lbfgs")
+        settled = batch_size is None and optimizer in ("accelerated", "sgd", "lbfgs", "exact")
         return "constant" if settled and loss.smooth else "plateau"
     if not isinstance(schedule, str) or schedule not in SCHEDULES:
         raise ValueError(

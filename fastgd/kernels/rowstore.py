@@ -26,6 +26,7 @@ from numba import types
 from numba.extending import overload
 
 from .._config import JIT
+from .prefetch import _prefetch_1d, _prefetch_2d
 
 
 class CSRStore(NamedTuple):
@@ -57,6 +58,16 @@ def span(store, i):
 
 def entry(store, i, e):
     """``(j, x)``: entry ``e`` of row ``i``; ``j < 0`` for an entry to skip."""
+
+
+def prefetch_entries(store, i):
+    """Request the cache lines of row ``i``'s entries (a shuffled epoch reads
+    rows at random: see :mod:`fastgd.kernels.prefetch`). For CSR this reads
+    ``indptr[i]``: request it first with :func:`prefetch_span`."""
+
+
+def prefetch_span(store, i):
+    """Request the cache line saying where row ``i``'s entries are (CSR's ``indptr[i]``)."""
 
 
 def _kind(store):
@@ -96,3 +107,40 @@ def _entry(store, i, e):
             return np.int64(store.codes[i, c]), np.float64(sign)
 
         return coded_entry
+
+
+@overload(prefetch_entries, jit_options=JIT)
+def _prefetch_entries(store, i):
+    if _kind(store) is CSRStore:
+
+        def csr_prefetch(store, i):
+            a, b = store.indptr[i], store.indptr[i + 1]
+            for e in range(a, b, 64 // store.indices.itemsize):
+                _prefetch_1d(store.indices, e)
+            for e in range(a, b, 64 // store.data.itemsize):
+                _prefetch_1d(store.data, e)
+
+        return csr_prefetch
+    if _kind(store) is CodedStore:
+
+        def coded_prefetch(store, i):
+            if store.values.shape[1] > 0:
+                _prefetch_2d(store.values, i, 0)
+            if store.codes.shape[1] > 0:
+                _prefetch_2d(store.codes, i, 0)
+            if store.signs.shape[0] > 0:
+                _prefetch_2d(store.signs, i, 0)
+
+        return coded_prefetch
+
+
+@overload(prefetch_span, jit_options=JIT)
+def _prefetch_span(store, i):
+    if _kind(store) is CSRStore:
+
+        def csr_span(store, i):
+            _prefetch_1d(store.indptr, i)
+
+        return csr_span
+    if _kind(store) is CodedStore:
+        return lambda store, i: None  # a coded row's entries are where its index says

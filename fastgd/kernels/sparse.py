@@ -209,3 +209,61 @@ def sparse_predict_serial(store, theta, d, out):
     """:func:`sparse_predict` on the calling thread."""
     for i in range(n_rows(store)):
         _row_logits(store, i, theta, out.shape[1], d, out[i])
+
+
+@njit(**JIT)
+def _run_gram(store, y, sw, shift, idx, start, stop, part):
+    """Add ``w * z z'`` of rows ``start:stop`` to ``part``, ``z = [x - shift, 1, y]``."""
+    part[:, :] = 0.0
+    gather = idx.shape[0] > 0
+    weighted = sw.shape[0] > 0
+    d = part.shape[0] - 2
+    for k in range(start, stop):
+        i = idx[k] if gather else k
+        s = sw[i] if weighted else 1.0
+        t = y[i]
+        a, b = span(store, i)
+        for e in range(a, b):
+            j, x = entry(store, i, e)
+            if j < 0:
+                continue
+            u = s * (x - shift[j])
+            # Both triangles, so that repeated columns in a row add up as in scipy.
+            for f in range(a, b):
+                m, v = entry(store, i, f)
+                if m >= 0:
+                    part[j, m] += u * (v - shift[m])
+            part[j, d] += u
+            part[j, d + 1] += u * t
+        part[d, d] += s
+        part[d, d + 1] += s * t
+        part[d + 1, d + 1] += s * t * t
+
+
+@njit(parallel=True, **JIT)
+def sparse_gram(store, y, sw, shift, idx, total):
+    """Add the weighted Gram matrix of ``[x - shift, 1, y]`` over the rows of
+    ``store`` (those in ``idx``, when non-empty) to ``total``, ``(d + 2, d + 2)``:
+    only the upper triangle of the last two columns is filled; see
+    :func:`~fastgd.passes.add_gram`. Runs as :func:`sparse_pass` does: the
+    same bits with any thread count."""
+    n = idx.shape[0] if idx.shape[0] > 0 else n_rows(store)
+    width = total.shape[0]
+    count = groups(n, width * width)
+    parts = np.empty((count, width, width))
+    for g in prange(count):
+        _run_gram(store, y, sw, shift, idx, g * n // count, (g + 1) * n // count, parts[g])
+    for g in range(count):
+        total += parts[g]
+
+
+@njit(**JIT)
+def sparse_gram_serial(store, y, sw, shift, idx, total):
+    """:func:`sparse_gram` on the calling thread: the same runs, the same bits."""
+    n = idx.shape[0] if idx.shape[0] > 0 else n_rows(store)
+    width = total.shape[0]
+    count = groups(n, width * width)
+    part = np.empty((width, width))
+    for g in range(count):
+        _run_gram(store, y, sw, shift, idx, g * n // count, (g + 1) * n // count, part)
+        total += part

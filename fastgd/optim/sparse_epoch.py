@@ -43,7 +43,8 @@ from numba import njit
 from .._config import JIT
 from ..kernels.losses import loss_grad, softmax_loss_grad
 from ..kernels.prefetch import _prefetch_1d
-from ..kernels.rowstore import entry, n_rows, span
+from ..kernels.prefetch import DISTANCE
+from ..kernels.rowstore import entry, n_rows, prefetch_entries, prefetch_span, span
 from .lazy import caught_up
 from .rules import ADAGRAD, ADAM, ASGD, RMSPROP, idle_size, step_coordinate
 
@@ -139,6 +140,21 @@ def _prefetch_weights(store, u, i):
 
 
 @njit(**JIT)
+def _prefetch_ahead(store, y, sw, idx, k, n):
+    """Shuffled rows are scattered over memory: request, in stages, where row
+    ``k + 2 * DISTANCE`` is, the entries and target of row ``k + DISTANCE``, and
+    the weights of row ``k + 1`` (whose entries are in cache by then)."""
+    if k + 2 * DISTANCE < n:
+        prefetch_span(store, idx[k + 2 * DISTANCE])
+    if k + DISTANCE < n:
+        ahead = idx[k + DISTANCE]
+        prefetch_entries(store, ahead)
+        _prefetch_1d(y, ahead)
+        if sw.shape[0] > 0:
+            _prefetch_1d(sw, ahead)
+
+
+@njit(**JIT)
 def _scaled_epoch(rows, model, step, theta, slots, t, lr, average_start):
     """Plain SGD with one L2 weight: ``theta[:d] = scale * u``, in place (see the module docstring)."""
     store, y, sw, idx, bounds = rows
@@ -159,6 +175,8 @@ def _scaled_epoch(rows, model, step, theta, slots, t, lr, average_start):
         gb = 0.0
         for k in range(start, stop):
             i = idx[k] if gather else k
+            if gather:
+                _prefetch_ahead(store, y, sw, idx, k, n)
             if k + 1 < n:
                 # The next row's weights are scattered over memory: request them now.
                 _prefetch_weights(store, theta, idx[k + 1] if gather else k + 1)
@@ -249,6 +267,8 @@ def sparse_minibatch_epoch(rows, model, step, theta, slots, t, lr, average_start
             _shifts(centred, center, q, avg, n_out, stride, average_shifts)
         for k in range(start, stop):
             i = idx[k] if gather else k
+            if gather:
+                _prefetch_ahead(store, y, sw, idx, k, n)
             a, b = span(store, i)
             for e in range(a, b):
                 j, _ = entry(store, i, e)

@@ -34,7 +34,7 @@ def automatic_rate(problem, options):
     """The automatic rate for these data and settings (a few passes), or None for L-BFGS."""
     from .start import base_rate
 
-    if options.optimizer == "lbfgs":
+    if options.optimizer in ("lbfgs", "exact"):
         return None
     return base_rate(problem, replace(options, learning_rate="auto"), np.zeros(problem.n_params))[0]
 

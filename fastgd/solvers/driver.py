@@ -15,7 +15,7 @@ from ..monitor import (
     INTERRUPTED, MAX_ITER, PLATEAU, STALLED, STOP, Monitor, coefficients, enable_logging, flat_parameters,
 )
 from ..optimality import measure
-from . import advice
+from . import advice, exact
 from .full_batch import FullBatch
 from .lbfgs import Lbfgs
 from .minibatch import MiniBatch
@@ -44,11 +44,27 @@ class FitResult:
     stop_reason: str | None = None
 
 
-def solver_for(problem, options):
-    """The solver of ``options``: mini-batch, L-BFGS, or full-batch rules and FISTA."""
+def solver_for(problem, options, whole_fit=True):
+    """The solver of ``options``: mini-batch, L-BFGS, the exact least-squares
+    solve, or full-batch rules and FISTA.
+
+    ``optimizer="auto"`` takes the exact solver for least squares on sparse or
+    coded rows (categorical columns) with at most ``AUTO_GRAM_MAX`` features,
+    where one pass is measured to be fastest. The exact solver solves a whole fit;
+    the epochs of ``partial_fit`` go to L-BFGS.
+    """
     if not options.full_batch:
         return MiniBatch(problem, options)
-    if options.optimizer == "lbfgs":
+    if options.optimizer == "exact" and not exact.applies(problem):
+        raise ValueError(
+            f"optimizer='exact' solves least squares with at most an L2 penalty and {exact.GRAM_MAX} features; "
+            f"this fit has loss={problem.loss.name!r}, l1={problem.l1:g} and {problem.n_features} features: "
+            "use optimizer='lbfgs' or 'accelerated'"
+        )
+    chosen = options.auto and problem.source.sparse and exact.applies(problem, exact.AUTO_GRAM_MAX)
+    if whole_fit and (options.optimizer == "exact" or chosen):
+        return exact.Exact(problem, options)
+    if options.optimizer in ("lbfgs", "exact"):
         return Lbfgs(problem, options)
     return FullBatch(problem, options)
 
@@ -100,7 +116,7 @@ def solve(problem, options, state, validation=None, epochs=None):
             return "stop"
         return "stop" if event == STOP else None
 
-    solver = solver_for(problem, options)
+    solver = solver_for(problem, options, whole_fit)
     try:
         stall = solver.run(state, options.max_iter if whole_fit else epochs, after_epoch)
     except KeyboardInterrupt:

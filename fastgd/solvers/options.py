@@ -7,7 +7,7 @@ from ..optim.rules import RULES
 
 SCHEDULES = ("constant", "invscaling", "exponential", "cosine", "plateau")
 #: Full-batch solvers that are not update rules.
-SOLVERS = ("accelerated", "lbfgs")
+SOLVERS = ("accelerated", "lbfgs", "exact")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,9 @@ class Options:
     lr_decay: float = 0.9
     plateau_factor: float = 0.5
     callbacks: tuple = ()
+    #: ``optimizer="auto"`` chose L-BFGS: sparse and coded rows of least
+    #: squares then take the exact solver (see :func:`~fastgd.solvers.driver.solver_for`).
+    auto: bool = False
 
     @property
     def full_batch(self):

@@ -13,7 +13,7 @@ from .state import FistaState, LbfgsState, SolverState
 #: fraction of ``1 / L_B`` (see :func:`fastgd.optim.stepsize.minibatch_smoothness`).
 MINIBATCH_STEP_FRACTION = 0.5
 
-_INNER = {"accelerated": FistaState, "lbfgs": LbfgsState}
+_INNER = {"accelerated": FistaState, "lbfgs": LbfgsState, "exact": LbfgsState}  # exact: L-BFGS may continue
 
 
 def start(problem, options, raw=None):

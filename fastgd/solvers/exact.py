@@ -1,0 +1,105 @@
+"""Exact least squares from one pass: the normal equations of squared error with an L2 penalty.
+
+One pass over any source sums the weighted Gram matrix of ``[x - shift, 1, y]``
+(:func:`~fastgd.passes.add_gram`; ``shift`` is the first row on the columns
+present in every row, so the centred second moments keep their digits, and 0
+on sparse columns). The solve is in standardized coordinates: with an
+intercept the columns are centred (the intercept then drops out), each is
+divided by its standard deviation, and the penalty ``l2 * scale**2`` joins
+the diagonal, which Cholesky factors. Without a penalty, or when Cholesky
+fails (columns that add up to another, like a categorical column's
+categories against the intercept), the solution of least norm in those
+coordinates comes from the eigenvalues, with those below ``1e-12`` of the
+largest taken as zero.
+
+The result is then measured like any epoch (one more pass: objective and
+optimality); if rounding left it short of ``tol``, L-BFGS continues from it.
+The matrix has ``(d + 2)**2`` entries, and the solve holds a few of them:
+the solver is for ``d`` up to :data:`GRAM_MAX`, and ``optimizer="auto"``
+takes it up to :data:`AUTO_GRAM_MAX`.
+"""
+
+import numpy as np
+
+from ..passes import add_gram
+from .lbfgs import Lbfgs
+
+#: Features up to which the exact solver applies (a Gram matrix of 32 MiB).
+GRAM_MAX = 2048
+#: Features up to which ``optimizer="auto"`` takes it (8 MiB matrices).
+AUTO_GRAM_MAX = 1024
+
+
+def applies(problem, most=GRAM_MAX):
+    """Whether the exact solver can fit ``problem``: squared error, one output,
+    no L1, at most ``most`` features."""
+    return problem.loss.name == "squared_error" and problem.n_out == 1 and problem.l1 == 0.0 and (
+        problem.n_features <= most
+    )
+
+
+class Exact:
+    """The normal equations in one pass, then L-BFGS if rounding left the solution short of ``tol``."""
+
+    def __init__(self, problem, options):
+        self.problem = problem
+        self.options = options
+
+    def run(self, state, epochs, after_epoch):
+        problem = self.problem
+        raw = solution(problem)
+        theta = problem.from_data_units(raw)
+        theta *= problem.weights[2]  # features of scale 0 stay at 0
+        sums = problem.sums(theta)
+        problem.check_finite(sums, "solving the normal equations")
+        state.theta = theta
+        state.epochs += 1
+        stop = after_epoch(state, problem.objective(sums, theta), theta, sums) == "stop"
+        if stop or epochs <= 1 or self.options.tol is None:  # nothing to measure the solve against: done
+            return None
+        return Lbfgs(problem, self.options).run(state, epochs - 1, after_epoch)
+
+
+def solution(problem):
+    """``[w, b]`` in data units minimising ``problem``'s objective, from one pass."""
+    source = problem.source
+    d = problem.n_features
+    # The first row is 0 on sparse columns (a shift would fill their zeros in).
+    shift = source.first_row() if problem.fit_intercept else np.zeros(d)
+    G = source.reduce(add_gram, (shift,), np.zeros((d + 2, d + 2)), np.add)
+    weight = G[d, d]
+    mean = G[:d, d] / weight  # of x - shift
+    # In place: the matrices are the memory of this solver.
+    C = G[:d, :d]
+    C /= weight
+    c = G[:d, d + 1] / weight
+    if problem.fit_intercept:
+        C -= np.outer(mean, mean)
+        c -= mean * (G[d, d + 1] / weight)
+    # else no centring: shift is 0
+    scale = np.sqrt(np.maximum(np.diag(C), 0.0))
+    used = scale > 1e-12 * np.maximum(np.abs(mean + shift), 1.0)
+    inv = np.where(used, 1.0 / np.where(used, scale, 1.0), 0.0)
+    C *= inv[:, None]
+    C *= inv[None, :]
+    A = C
+    A[np.diag_indices(d)] += problem.l2 * inv * inv
+    rhs = c * inv
+    beta = _solve(A[np.ix_(used, used)], rhs[used], problem.l2 > 0.0)
+    w = np.zeros(d)
+    w[used] = beta * inv[used]
+    b = G[d, d + 1] / weight - (mean + shift) @ w if problem.fit_intercept else 0.0
+    return np.r_[w, b]
+
+
+def _solve(A, rhs, definite):
+    from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
+    if definite:
+        try:
+            return cho_solve(cho_factor(A), rhs)
+        except LinAlgError:
+            pass
+    values, vectors = np.linalg.eigh(A)
+    keep = values > 1e-12 * max(values.max(), 0.0)
+    return vectors[:, keep] @ ((vectors[:, keep].T @ rhs) / values[keep])

@@ -1,0 +1,143 @@
+"""The exact least-squares solver: one pass of sums, then the normal equations."""
+
+import warnings
+
+import numba
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sklearn.datasets import load_diabetes
+from sklearn.linear_model import Ridge
+
+import fastgd
+from fastgd.kernels import sparse as kernels
+from fastgd.kernels.rowstore import CSRStore
+
+from .naive import objective
+
+sp = pytest.importorskip("scipy.sparse")
+
+
+@pytest.fixture(scope="module")
+def diabetes():
+    X, y = load_diabetes(return_X_y=True)
+    return X * 100.0 + 50.0, y  # off-centre columns: the centring must keep its digits
+
+
+def _relative(a, b):
+    return np.abs(np.asarray(a) - b).max() / max(np.abs(b).max(), 1e-300)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1e-4, 1e-1])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_equals_lstsq_and_ridge(diabetes, alpha, weighted):
+    X, y = diabetes
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(y)) if weighted else None
+    model = fastgd.GDRegressor(optimizer="exact", penalty="l2" if alpha else None, alpha=alpha).fit(X, y, sample_weight=w)
+    assert model.n_iter_ == 1 and model.converged_ and model.stop_reason_ == "converged"
+    s = np.ones(len(y)) if w is None else w
+    # fastgd's objective, sum(s r**2) / (2 sum(s)) + alpha/2 |w|**2, is Ridge's with alpha * sum(s).
+    if alpha:
+        reference = Ridge(alpha=alpha * s.sum(), solver="cholesky").fit(X, y, sample_weight=w)
+        coef, intercept = reference.coef_, reference.intercept_
+    else:
+        root = np.sqrt(s)
+        solution = np.linalg.lstsq(np.column_stack([X, np.ones(len(y))]) * root[:, None], y * root, rcond=None)[0]
+        coef, intercept = solution[:-1], solution[-1]
+    assert _relative(model.coef_, coef) < 1e-10
+    assert abs(model.intercept_ - intercept) < 1e-10 * max(1.0, abs(intercept))
+
+
+def test_without_intercept_and_unstandardized(diabetes):
+    X, y = diabetes
+    for standardize in (True, False):
+        model = fastgd.GDRegressor(optimizer="exact", fit_intercept=False, standardize=standardize).fit(X, y)
+        assert model.intercept_ == 0.0
+        assert _relative(model.coef_, np.linalg.lstsq(X, y, rcond=None)[0]) < 1e-10
+
+
+def test_sparse_rows_and_one_hot_columns_without_a_penalty():
+    """Categories and an intercept add up: least norm in standardized
+    coordinates, the optimum objective all the same."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    kind = rng.choice(["a", "b", "c"], n)
+    x = rng.normal(size=n) * 10 + 100
+    y = 0.5 * x + np.select([kind == "a", kind == "b"], [1.0, -2.0], 4.0) + rng.normal(size=n)
+    table = pa.table({"x": x, "kind": kind})
+    design = np.column_stack([x, kind == "a", kind == "b", kind == "c"]).astype(float)
+    best = np.linalg.lstsq(np.column_stack([design, np.ones(n)]), y, rcond=None)[0]
+    f_best = objective(design, y, best[:-1], best[-1])
+    for data in (table, sp.csr_matrix(design), design):
+        model = fastgd.GDRegressor(optimizer="exact").fit(data, y)
+        assert model.converged_
+        assert abs(objective(design, y, model.coef_, model.intercept_) - f_best) <= 1e-12 * f_best
+    ridge = [fastgd.GDRegressor(optimizer="exact", penalty="l2", alpha=1e-3).fit(data, y)
+             for data in (table, sp.csr_matrix(design), design)]
+    for model in ridge[1:]:
+        assert _relative(model.coef_, ridge[0].coef_) < 1e-10
+
+
+def test_auto_takes_it_for_categorical_least_squares_only():
+    rng = np.random.default_rng(4)
+    table = pa.table({"x": rng.normal(size=500), "kind": rng.choice(["a", "b"], 500)})
+    y = rng.normal(size=500)
+    assert fastgd.GDRegressor().fit(table, y).n_iter_ == 1
+    assert fastgd.GDRegressor(penalty="l1", alpha=0.01).fit(table, y).n_iter_ > 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert fastgd.GDClassifier().fit(table, y > 0).n_iter_ > 1
+    # partial_fit continues by L-BFGS epochs: the exact solve is of one call's rows.
+    model = fastgd.GDRegressor(optimizer="exact")
+    model.partial_fit(table, y)
+    assert model.n_iter_ == 1 and np.all(np.isfinite(model.coef_))
+
+
+def test_refusals(diabetes):
+    X, y = diabetes
+    with pytest.raises(ValueError, match="optimizer='exact' solves least squares"):
+        fastgd.GDRegressor(optimizer="exact", loss="huber").fit(X, y)
+    with pytest.raises(ValueError, match="optimizer='exact' solves least squares"):
+        fastgd.GDRegressor(optimizer="exact", penalty="l1", alpha=0.1).fit(X, y)
+    with pytest.raises(ValueError, match="needs full-batch descent"):
+        fastgd.GDRegressor(optimizer="exact", batch_size=10).fit(X, y)
+    wide = sp.random(50, 3000, density=0.01, format="csr", random_state=0)
+    with pytest.raises(ValueError, match="and 2048 features; this fit has .* and 3000 features"):
+        fastgd.GDRegressor(optimizer="exact").fit(wide, np.ones(50))
+
+
+def test_one_pass_over_parquet_and_dask_equals_arrays(diabetes, tmp_path):
+    da = pytest.importorskip("dask.array")
+    X, y = diabetes
+    expected = fastgd.GDRegressor(optimizer="exact", penalty="l2", alpha=1e-3).fit(X, y)
+    table = pa.table({f"x{j}": X[:, j] for j in range(X.shape[1])} | {"y": y})
+    directory = tmp_path / "parts"
+    directory.mkdir()
+    pq.write_table(table.slice(0, 200), directory / "a.parquet", row_group_size=64)
+    pq.write_table(table.slice(200), directory / "b.parquet", row_group_size=64)
+    for data in (fastgd.open_dataset(directory, target="y"), fastgd.open_dataset(da.from_array(X, chunks=(100, 10)), target=y)):
+        model = fastgd.GDRegressor(optimizer="exact", penalty="l2", alpha=1e-3).fit(data)
+        assert _relative(model.coef_, expected.coef_) < 1e-10
+
+
+def test_gram_sums_do_not_depend_on_the_thread_count():
+    X = sp.random(20_000, 40, density=0.2, format="csr", random_state=1)
+    y = np.random.default_rng(2).normal(size=X.shape[0])
+    store = CSRStore(X.data, X.indices, X.indptr)
+    shift, rows = np.zeros(40), np.empty(0, np.int64)
+    results = []
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        try:
+            total = np.zeros((42, 42))
+            kernels.sparse_gram(store, y, np.empty(0), shift, rows, total)
+            results.append(total)
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    serial = np.zeros((42, 42))
+    kernels.sparse_gram_serial(store, y, np.empty(0), shift, rows, serial)
+    assert kernels.groups(X.shape[0], 42 * 42) > 1
+    assert np.array_equal(results[0], results[1]) and np.array_equal(results[0], serial)
+    dense = X.toarray()
+    np.testing.assert_allclose(results[0][:40, :40], dense.T @ dense, rtol=1e-12, atol=1e-12)
