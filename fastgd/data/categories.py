@@ -132,11 +132,30 @@ def merged(a, b, max_categories=MAX_CATEGORIES, bits=HASH_BITS):
 def codes_of(column, categories):
     """Per row, the index of its feature within the column's features, or -1
     for a value the mapping has not seen (int32; a null maps to the null
-    category, or -1 when the mapping has none)."""
-    values = _plain(column)
+    category, or -1 when the mapping has none).
+
+    A dictionary column is mapped through its dictionaries: each chunk's
+    dictionary (a few values) is looked up, then its indices pick the codes,
+    with no value decoded.
+    """
+    if isinstance(column, pa.Array):
+        column = pa.chunked_array([column])
+    null_code = len(categories.values) if categories.null else -1
+    if not pa.types.is_dictionary(column.type):
+        return _value_codes(column, categories, null_code)
+    out = np.empty(len(column), np.int32)
+    start = 0
+    for chunk in column.chunks:
+        lookup = np.append(_value_codes(chunk.dictionary, categories, null_code), null_code).astype(np.int32)
+        indices = chunk.indices.fill_null(len(chunk.dictionary)) if chunk.null_count else chunk.indices
+        out[start : start + len(chunk)] = lookup[indices.to_numpy(zero_copy_only=False)]
+        start += len(chunk)
+    return out
+
+
+def _value_codes(values, categories, null_code):
     known = pa.array(list(categories.values), values.type)
     codes = pc.index_in(values, value_set=known)
-    null_code = len(categories.values) if categories.null else -1
     missing = pc.is_null(codes)
     unseen = pc.and_(missing, pc.is_valid(values))
     codes = pc.if_else(missing, pc.if_else(unseen, -1, null_code), codes)

@@ -30,6 +30,8 @@ from .rowstore import entry, n_rows, span
 #: features they are scattered far beyond the cache, and a row's column
 #: indices say where long before the row is summed.
 _AHEAD = 4
+#: Parameters above which they are requested ahead (fewer stay in cache).
+_FAR = 1 << 15
 from .stats import _fold_stats
 
 
@@ -63,8 +65,9 @@ def _run_sums(store, y, sw, theta, loss, param, n_out, d, idx, start, stop, part
     p = np.empty(n_out)
     r = np.empty(n_out)
     loss_total = weight_total = 0.0
+    far = n_out == 1 and theta.shape[0] > _FAR
     for k in range(start, stop):
-        if n_out == 1 and k + _AHEAD < stop:
+        if far and k + _AHEAD < stop:
             ahead = idx[k + _AHEAD] if gather else k + _AHEAD
             a, b = span(store, ahead)
             for e in range(a, b):
