@@ -7,7 +7,7 @@ through its integer code: no one-hot matrix is ever built. This module holds
 what the kernels need for that, and nothing about fitting:
 
 - :func:`categories_of` builds a column's :class:`Categories`: its sorted
-  distinct values, and whether nulls occur (a null is a category of its own,
+  distinct values (a dictionary column's declared ones), and whether nulls occur (a null is a category of its own,
   sorted last); every chunk and every dictionary of the column is seen, so
   chunks and Parquet row groups whose dictionaries order the categories
   differently map to the same codes;
@@ -100,17 +100,18 @@ def _plain(column):
 def categories_of(column, name, max_categories=MAX_CATEGORIES, bits=HASH_BITS):
     """The :class:`Categories` of a column (any Arrow array or chunked array).
 
-    Dictionary columns are read through their dictionaries (unified over the
-    chunks) and their indices' null count: the values themselves are not
-    decoded. Others take one ``unique`` over the values.
+    A dictionary column stands for every value of its dictionaries (unified
+    over the chunks), used or not: a pandas ``category`` or polars ``Enum``
+    declares its categories, and the layout of the coefficients then does not
+    depend on which rows a fit sees (cross-validation folds, say). Its values
+    are not decoded. Other columns take one ``unique`` over the values.
     """
     if isinstance(column, pa.Array):
         column = pa.chunked_array([column])
     if pa.types.is_dictionary(column.type):
         unified = column.unify_dictionaries()
         dictionary = unified.chunk(0).dictionary if unified.num_chunks else pa.array([], column.type.value_type)
-        used = pc.unique(pa.chunked_array([c.indices for c in unified.chunks], column.type.index_type))
-        distinct = pc.take(dictionary, used.drop_null())
+        distinct = pc.unique(dictionary).drop_null()
     else:
         distinct = pc.unique(column).drop_null()
     if len(distinct) > max_categories and not pa.types.is_boolean(column.type):
