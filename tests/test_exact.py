@@ -141,3 +141,23 @@ def test_gram_sums_do_not_depend_on_the_thread_count():
     assert np.array_equal(results[0], results[1]) and np.array_equal(results[0], serial)
     dense = X.toarray()
     np.testing.assert_allclose(results[0][:40, :40], dense.T @ dense, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("standardize", [True, False])
+def test_the_starting_sums_from_the_gram_matrix_equal_a_pass(diabetes, standardize):
+    """The exact solver measures ``tol``'s reference from its own sums, without a pass."""
+    from fastgd.estimators.settings import settings
+    from fastgd.solvers.exact import Exact
+
+    X, y = diabetes
+    w = np.random.default_rng(1).uniform(0.5, 2.0, len(y))
+    for data in (X, sp.csr_matrix(np.where(X > 55, X, 0.0))):
+        estimator = fastgd.GDRegressor(optimizer="exact", penalty="l2", alpha=1e-3, standardize=standardize)
+        fit = settings(estimator)
+        source = fastgd.open_dataset(data, target=y, weight=w).source.with_target(lambda v: v)
+        problem = estimator._problem(source, fit, None)
+        theta = np.zeros(problem.n_params)
+        theta[-1] = np.average(y, weights=w)
+        expected = problem.sums(theta)
+        got = Exact(problem, fit.options).sums_at_start(theta)
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10 * np.abs(expected).max())

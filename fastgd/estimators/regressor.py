@@ -145,9 +145,13 @@ class GDRegressor(GDBase):
         inside ``fit`` keeps the last completed epoch's coefficients, then
         propagates)
     learning_rate_ : float, the base rate at the end
-    n_features_in_ : int
+    n_features_in_ : int, the input columns (a categorical column counts once)
     feature_names_in_ : ndarray of str, when fitted on named columns
-    feature_mean_, feature_scale_ : ndarray, with standardization
+    categories_ : dict, with categorical columns: column name to its
+        :class:`~fastgd.data.categories.Categories` (values in coefficient
+        order, or the hash bits); ``get_feature_names_out()`` names each
+        coefficient (``"column=value"``); numeric columns come first in ``coef_``
+    feature_mean_, feature_scale_ : ndarray, with standardization (one per coefficient)
 
     Notes
     -----

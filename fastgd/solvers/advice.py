@@ -18,16 +18,18 @@ ROUNDING = 1e-8
 STILL_FALLING = 1e-9
 
 
-def reference_optimality(problem):
+def reference_optimality(problem, sums_at=None):
     """The optimality measure at the starting model: zero weights, the intercept at its start.
 
     ``tol`` is relative to it; never 0, so a model that starts at its optimum
-    converges at once.
+    converges at once. ``sums_at(theta)``, when given, stands for the pass
+    ``problem.sums(theta)`` (a solver that holds the data's sums already).
     """
     theta = np.zeros(problem.n_params)
     if problem.fit_intercept and problem.n_out == 1:
         theta[problem.n_features] = problem.loss.start_intercept(problem.target_mean)
-    return max(measure(problem, theta, problem.sums(theta)), np.finfo(float).tiny)
+    sums = problem.sums(theta) if sums_at is None else sums_at(theta)
+    return max(measure(problem, theta, sums), np.finfo(float).tiny)
 
 
 def automatic_rate(problem, options):

@@ -95,8 +95,9 @@ def solve(problem, options, state, validation=None, epochs=None):
     whole_fit = epochs is None
     if not whole_fit:
         options = replace(options, tol=None)  # epochs of a longer descent: no stopping rule
-    elif options.tol is not None and math.isnan(state.watch.scale):
-        state.watch.scale = advice.reference_optimality(problem)
+    solver = solver_for(problem, options, whole_fit)
+    if whole_fit and options.tol is not None and math.isnan(state.watch.scale):
+        state.watch.scale = advice.reference_optimality(problem, getattr(solver, "sums_at_start", None))
     monitor = Monitor(problem, options, state.lr, state.watch, validation, epoch=state.epochs)
     kept = {}
 
@@ -116,7 +117,6 @@ def solve(problem, options, state, validation=None, epochs=None):
             return "stop"
         return "stop" if event == STOP else None
 
-    solver = solver_for(problem, options, whole_fit)
     try:
         stall = solver.run(state, options.max_iter if whole_fit else epochs, after_epoch)
     except KeyboardInterrupt:

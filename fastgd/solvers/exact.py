@@ -21,6 +21,7 @@ takes it up to :data:`AUTO_GRAM_MAX`.
 
 import numpy as np
 
+from ..optim.space import gradient_to_standard
 from ..passes import add_gram
 from .lbfgs import Lbfgs
 
@@ -44,10 +45,36 @@ class Exact:
     def __init__(self, problem, options):
         self.problem = problem
         self.options = options
+        self._gram = None
+
+    def gram(self):
+        """``(G, shift)``: the sums of the pass (see :func:`gram`), taken once."""
+        if self._gram is None:
+            self._gram = gram(self.problem)
+        return self._gram
+
+    def sums_at_start(self, theta):
+        """``problem.sums(theta)`` at zero weights, from the Gram sums: no pass."""
+        problem = self.problem
+        G, shift = self.gram()
+        d = problem.n_features
+        b = theta[d]  # with zero weights the standardized intercept is the data-unit one
+        weight, sy = G[d, d], G[d, d + 1]
+        sx = G[:d, d] + shift * weight
+        sxy = G[:d, d + 1] + shift * sy
+        total = np.empty(d + 3)
+        total[:d] = b * sx - sxy
+        total[d] = b * weight - sy
+        total[d + 1] = 0.5 * (b * b * weight - 2.0 * b * sy + G[d + 1, d + 1])
+        total[d + 2] = weight
+        if problem.standardized:
+            gradient_to_standard(total, problem.center, problem.inv_scale, 1)
+        return total
 
     def run(self, state, epochs, after_epoch):
         problem = self.problem
-        raw = solution(problem)
+        raw = solution(problem, *self.gram())
+        self._gram = None  # solved in place
         theta = problem.from_data_units(raw)
         theta *= problem.weights[2]  # features of scale 0 stay at 0
         sums = problem.sums(theta)
@@ -60,13 +87,20 @@ class Exact:
         return Lbfgs(problem, self.options).run(state, epochs - 1, after_epoch)
 
 
-def solution(problem):
-    """``[w, b]`` in data units minimising ``problem``'s objective, from one pass."""
+def gram(problem):
+    """``(G, shift)``: the weighted Gram matrix of ``[x - shift, 1, y]`` over
+    ``problem``'s rows (one pass; see :func:`~fastgd.passes.add_gram`)."""
     source = problem.source
     d = problem.n_features
     # The first row is 0 on sparse columns (a shift would fill their zeros in).
     shift = source.first_row() if problem.fit_intercept else np.zeros(d)
-    G = source.reduce(add_gram, (shift,), np.zeros((d + 2, d + 2)), np.add)
+    return source.reduce(add_gram, (shift,), np.zeros((d + 2, d + 2)), np.add), shift
+
+
+def solution(problem, G, shift):
+    """``[w, b]`` in data units minimising ``problem``'s objective, from the
+    sums ``G`` of :func:`gram` (overwritten)."""
+    d = problem.n_features
     weight = G[d, d]
     mean = G[:d, d] / weight  # of x - shift
     # In place: the matrices are the memory of this solver.
