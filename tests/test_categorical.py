@@ -393,3 +393,14 @@ def test_dask_frames_with_categorical_columns(flights):
     model.set_params(handle_unknown="error")
     with pytest.raises(ValueError, match=r"partition 2: categorical column 'carrier' has 1 value\(s\) the model was not fitted with"):
         np.asarray(model.predict(dd.from_pandas(unseen, npartitions=3)))
+
+
+def test_early_stopping_keeps_the_mapping(flights):
+    table, y, _, _, _ = flights
+    model = fastgd.GDRegressor(batch_size=64, early_stopping=True, random_state=0, max_iter=5).fit(table, y)
+    assert list(model.categories_) == ["carrier", "origin", "hour"]
+    assert len(model.get_feature_names_out()) == model.coef_.shape[0]
+    numeric = fastgd.GDRegressor(max_iter=5).fit(table.select(["distance"]), y)
+    assert not hasattr(numeric, "categories_")
+    model.fit(table.select(["distance"]), y)  # a refit on other columns forgets the categories
+    assert not hasattr(model, "categories_") and list(model.get_feature_names_out()) == ["distance"]

@@ -20,7 +20,7 @@ from fastgd.solvers import Options, schedule_factor
 from .datasets import make_classification, make_regression
 
 MINIBATCH_RULES = ["sgd", "asgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
-OPTIMIZERS = MINIBATCH_RULES + ["accelerated", "lbfgs"]
+OPTIMIZERS = MINIBATCH_RULES + ["accelerated", "lbfgs", "exact"]
 
 
 @pytest.fixture(scope="module")
@@ -236,6 +236,13 @@ def test_scikit_learn_check_estimator_passes(cls):
 REGRESSION = make_regression(300, 4, seed=204)[:2]
 BINARY = make_classification(300, 4, seed=205)
 MULTICLASS = (BINARY[0], np.digitize(BINARY[0][:, 0] + BINARY[0][:, 1], [-0.5, 0.5]))
+
+
+def _with_categories(X, seed):
+    """A table of ``X``'s columns and a string column; its rows drawn from
+    categories that differ by seed (later calls meet categories a first one lacked)."""
+    kinds = np.random.default_rng(seed).choice(["a", "b", "c", "d"][: 2 + seed % 3], X.shape[0])
+    return pa.table({**{f"x{j}": X[:, j] for j in range(X.shape[1])}, "kind": kinds})
 #: What a call may raise: bad settings and bad data (ValueError, TypeError),
 #: divergence (a ValueError), and nothing else.
 DOCUMENTED = (ValueError, TypeError)
@@ -274,18 +281,21 @@ def _call(model, operation, X, y, classes):
     max_examples=int(os.environ.get("FASTGD_SEQUENCES", 60)), deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-@given(kind=st.sampled_from(["regressor", "binary", "multiclass"]), draw=st.data())
+@given(kind=st.sampled_from(["regressor", "binary", "multiclass", "categorical"]), draw=st.data())
 def test_random_call_sequences_never_crash_and_always_continue_from_coef(kind, draw, tmp_path_factory):
-    X, y = {"regressor": REGRESSION, "binary": BINARY, "multiclass": MULTICLASS}[kind]
-    if kind == "regressor":
+    X, y = {"regressor": REGRESSION, "binary": BINARY, "multiclass": MULTICLASS, "categorical": REGRESSION}[kind]
+    if kind in ("regressor", "categorical"):
         y = np.abs(y)  # valid for Poisson too
     classes = np.unique(y)
-    model = fastgd.GDRegressor() if kind == "regressor" else fastgd.GDClassifier()
-    losses = LOSSES["regressor" if kind == "regressor" else "classifier"]
+    regression = kind in ("regressor", "categorical")
+    model = fastgd.GDRegressor() if regression else fastgd.GDClassifier()
+    losses = LOSSES["regressor" if regression else "classifier"]
     folder = tmp_path_factory.mktemp("sequence")
     operations = st.sampled_from(["fit", "partial_fit", "partial_fit", "set_params", "pickle", "save_load", "predict", "creep"])
     for _ in range(draw.draw(st.integers(1, 8), label="calls")):
         operation = draw.draw(operations, label="operation")
+        if kind == "categorical":
+            X = _with_categories(REGRESSION[0], draw.draw(st.integers(0, 5), label="categories"))
         fitted = hasattr(model, "coef_")
         before = parameters(model) if fitted else None
         state = getattr(model, "_state", None)
@@ -311,7 +321,7 @@ def test_random_call_sequences_never_crash_and_always_continue_from_coef(kind, d
                     model.set_params(learning_rate=1e-15, line_search=False)
                     _call(model, "partial_fit", X, y, classes)
                     model.set_params(learning_rate=rate)
-                    if model._state.method not in ("lbfgs", "accelerated"):
+                    if model._state.method not in ("lbfgs", "accelerated", "exact"):
                         assert moved(model, before) <= 1e-9 * max(1.0, np.abs(before).max())
                 else:
                     _call(model, operation, X, y, classes)

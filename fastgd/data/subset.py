@@ -78,6 +78,11 @@ class SubsetSource(LocalSource):
     def centrable(self):
         return self._base.centrable()
 
+    @property
+    def categories(self):
+        """The base's category mappings, or None."""
+        return getattr(self._base, "categories", None)
+
     def zero_copy_rows(self):
         rows = self._base.zero_copy_rows()
         return None if rows is None else rows._replace(rows=self._global)

@@ -308,11 +308,9 @@ class GDBase(ParamsMixin):
         if names is not None:
             fitted["feature_names_in_"] = np.asarray(names, dtype=object)
         categories = getattr(problem.source, "categories", None)
-        if categories is None and hasattr(self, "categories_") and names is not None:
-            categories = self.categories_  # a continuing stream keeps them
         if categories:
             fitted["categories_"] = dict(categories)
-            fitted["_feature_names_out"] = list(problem.source.feature_names)
+            fitted["_feature_names_out_"] = list(problem.source.feature_names)
         if problem.standardized:
             fitted["feature_mean_"], fitted["feature_scale_"] = problem.center, problem.scale
         if result.validation_loss_history is not None:
@@ -337,7 +335,7 @@ class GDBase(ParamsMixin):
         """The name of each coefficient: a feature column's name, or ``"column=value"``
         for a category (``"column#bucket"`` for a hashed column)."""
         self._check_fitted()
-        names = getattr(self, "_feature_names_out", None)
+        names = getattr(self, "_feature_names_out_", None)
         if names is None:
             given = getattr(self, "feature_names_in_", None)
             names = list(given) if given is not None else [f"x{j}" for j in range(self._n_coefficients())]
