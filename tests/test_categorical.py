@@ -404,3 +404,16 @@ def test_early_stopping_keeps_the_mapping(flights):
     assert not hasattr(numeric, "categories_")
     model.fit(table.select(["distance"]), y)  # a refit on other columns forgets the categories
     assert not hasattr(model, "categories_") and list(model.get_feature_names_out()) == ["distance"]
+
+
+def test_a_pandas_index_written_to_parquet_is_not_a_feature(flights, tmp_path):
+    pytest.importorskip("pandas")
+    table, y, _, _, _ = flights
+    frame = table.to_pandas().assign(y=y)
+    frame = frame[frame["distance"] > 500]  # row labels no longer 0..n-1: written as a column
+    frame.to_parquet(tmp_path / "f.parquet")
+    assert "__index_level_0__" in pq.read_schema(tmp_path / "f.parquet").names
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dataset = fastgd.open_dataset(tmp_path / "f.parquet", target="y")
+    assert dataset.feature_names == ["distance", "carrier", "origin", "hour"]

@@ -169,8 +169,10 @@ def _open_arrow(schema, make_reader, description, target, features, weight, null
     def categorical(name):
         return name in fixed if fixed is not None else is_categorical(schema.field(name).type)
 
+    index = _pandas_index_columns(schema)
     features = resolve_columns(
-        names, target, weight, features, lambda n: _is_number(schema.field(n).type) or categorical(n), description
+        names, target, weight, features,
+        lambda n: n not in index and (_is_number(schema.field(n).type) or categorical(n)), description,
     )
     if chosen and not features:
         tensors = [n for n in names if n not in (target, weight) and _is_tensor(schema.field(n).type)]
@@ -178,7 +180,8 @@ def _open_arrow(schema, make_reader, description, target, features, weight, null
         if not features:
             raise ValueError(f"{description} has no numeric feature columns; columns: {', '.join(names)}")
     if chosen and target is not None:
-        _warn_left_out(schema, [n for n in names if n not in features and n not in (target, weight)], description)
+        left_out = [n for n in names if n not in features and n not in (target, weight) and n not in index]
+        _warn_left_out(schema, left_out, description)
     tensor = None
     coded = [n for n in features if categorical(n)]
     numeric = [n for n in features if n not in coded]
@@ -217,6 +220,21 @@ def _open_arrow(schema, make_reader, description, target, features, weight, null
     else:
         arrow = ArrowSource(reader, features, tensor, dtype, target=target, weight=weight)
     return Dataset(arrow, description, target=target, weight=weight, columns=names)
+
+
+def _pandas_index_columns(schema):
+    """The columns that hold a pandas index (``df.to_parquet`` writes a
+    filtered frame's row labels as one): row labels, never a feature unless named."""
+    import json
+
+    metadata = (schema.metadata or {}).get(b"pandas")
+    if metadata is None:
+        return set()
+    try:
+        found = json.loads(metadata).get("index_columns", [])
+    except (ValueError, AttributeError):
+        return set()
+    return {c for c in found if isinstance(c, str)}
 
 
 def _warn_left_out(schema, left_out, description):
