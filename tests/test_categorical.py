@@ -417,3 +417,24 @@ def test_a_pandas_index_written_to_parquet_is_not_a_feature(flights, tmp_path):
         warnings.simplefilter("error")
         dataset = fastgd.open_dataset(tmp_path / "f.parquet", target="y")
     assert dataset.feature_names == ["distance", "carrier", "origin", "hour"]
+
+
+def test_streamed_coding_equals_the_kept_coded_rows(flights, tmp_path, monkeypatch):
+    """Data too large to keep its coded rows is coded piece by piece, into
+    bounded buffers: the same fits, full batch and block-shuffled mini-batches."""
+    from fastgd.data import categorical
+
+    table, y, _, _, _ = flights
+    path = tmp_path / "d.parquet"
+    pq.write_table(table.append_column("y", pa.array(y)), path, row_group_size=700)
+    runs = [dict(penalty="l2", alpha=1e-3, optimizer="lbfgs", max_iter=20, tol=None),
+            dict(penalty="l2", alpha=1e-3, batch_size=16, shuffle="block", max_iter=2, tol=None, random_state=3)]
+    kept = [fastgd.GDRegressor(**params).fit(fastgd.open_dataset(path, target="y")) for params in runs]
+    monkeypatch.setattr(categorical, "SMALL_DATA_BYTES", 0)
+    monkeypatch.setattr(categorical, "CODED_CACHE_BYTES", 0)
+    dataset = fastgd.open_dataset(path, target="y")
+    assert not dataset.source.random_access
+    for params, reference in zip(runs, kept):
+        model = fastgd.GDRegressor(**params).fit(dataset)
+        _close(model.coef_, reference.coef_)
+        np.testing.assert_array_equal(model.predict(path), reference.predict(path))
