@@ -174,7 +174,9 @@ def load(path):
     if categories:
         estimator.categories_ = categories
         numeric = [n for n in names if n not in categories]
-        estimator._feature_names_out_ = numeric + [f for c in categories.values() for f in c.feature_names()]
+        from .data.categorical import Layout
+
+        estimator._feature_names_out_ = Layout(numeric, list(categories.values())).feature_names()
     if name == "GDClassifier":
         estimator.classes_ = classes
     standardization = document.get("standardization")

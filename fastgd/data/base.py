@@ -226,11 +226,10 @@ class LocalSource(Source):
     def first_row(self):
         for block in self.blocks():
             i = block.rows[0] if len(block.rows) else 0
-            if is_sparse(block.X) or is_coded(block.X):
-                shift = np.zeros(self.n_features)  # a shift would fill the zeros in
-                if is_coded(block.X):  # but every row has its numeric columns
-                    shift[: block.X.values.shape[1]] = block.X.values[i]
-                return shift
+            if is_coded(block.X):
+                return block.X.row_shift(i)
+            if is_sparse(block.X):
+                return np.zeros(self.n_features)  # a shift would fill the zeros in
             return block.X[i].astype(np.float64)
 
     def target_counts(self):

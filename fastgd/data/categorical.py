@@ -66,18 +66,39 @@ def build_frame_categories(frame, names, max_categories):
     return [categories_of(pa.array(frame[name], from_pandas=True), name, max_categories) for name in names]
 
 
-def centrable_features(d, offsets, categories, n_features):
-    """Which features mini-batch descent centres: the ``d`` numeric columns and
-    the categories of columns with at most :data:`~fastgd._config.CENTRED_CATEGORIES`
-    of them. Centring takes the intercept out of the direction of a column's
-    categories, which otherwise steers mini-batch descent along a valley of
-    the objective."""
-    mask = np.zeros(n_features, bool)
-    mask[:d] = True
-    for offset, found in zip(offsets, categories):
-        if not found.hashed and found.size <= CENTRED_CATEGORIES:
-            mask[offset : offset + found.size] = True
-    return mask
+class Layout(NamedTuple):
+    """Where the features of numeric columns ``numeric`` and categorical ones
+    ``categories`` (a list of :class:`Categories`) sit (see :mod:`fastgd.data.coded`)."""
+
+    numeric: list
+    categories: list
+
+    @property
+    def offsets(self):
+        """The index of each categorical column's first feature."""
+        sizes = [c.size for c in self.categories]
+        return len(self.numeric) + np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+
+    @property
+    def n_features(self):
+        return len(self.numeric) + sum(c.size for c in self.categories)
+
+    def feature_names(self):
+        """A name per feature: the numeric columns', then ``"column=value"``."""
+        return list(self.numeric) + [name for c in self.categories for name in c.feature_names()]
+
+    def centrable(self):
+        """Which features mini-batch descent centres: the numeric columns and
+        the categories of columns with at most
+        :data:`~fastgd._config.CENTRED_CATEGORIES` of them. Centring takes the
+        intercept out of the direction of a column's categories, which
+        otherwise steers mini-batch descent along a valley of the objective."""
+        mask = np.zeros(self.n_features, bool)
+        mask[: len(self.numeric)] = True
+        for offset, found in zip(self.offsets, self.categories):
+            if not found.hashed and found.size <= CENTRED_CATEGORIES:
+                mask[offset : offset + found.size] = True
+        return mask
 
 
 class CodedRowsSource(HeldTargets, LocalSource):
@@ -124,12 +145,12 @@ class CodedArrowSource(ArrowSource):
         self._numeric = list(numeric)
         self._categories = list(categories)
         self._handle_unknown = handle_unknown
-        d = len(self._numeric)
-        sizes = [c.size for c in self._categories]
-        self._offsets = d + np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        self.n_features = d + int(sum(sizes))
-        self.feature_names = self._numeric + [name for c in self._categories for name in c.feature_names()]
+        self._layout = Layout(self._numeric, self._categories)
+        self._offsets = self._layout.offsets
+        self.n_features = self._layout.n_features
+        self.feature_names = self._layout.feature_names()
         self.input_names = list(inputs)
+        d = len(self._numeric)
         self._hashed = any(c.hashed for c in self._categories)
         # Bytes of one coded row: values, codes and (hashed) signs.
         self._row_bytes = d * self.dtype.itemsize + len(self._categories) * (12 if self._hashed else 4)
@@ -139,7 +160,7 @@ class CodedArrowSource(ArrowSource):
         self._unknown = {}
 
     def centrable(self):
-        return centrable_features(len(self._numeric), self._offsets, self._categories, self.n_features)
+        return self._layout.centrable()
 
     @property
     def categories(self):

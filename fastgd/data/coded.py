@@ -50,6 +50,14 @@ class CodedX:
         signs = self.signs[rows] if self.signs.shape[0] else self.signs
         return CodedX(self.values[rows], self.codes[rows], signs, self.n_features)
 
+    def row_shift(self, i):
+        """A shift for the column statistics: row ``i``'s values on the numeric
+        columns, present in every row, and 0 on the categories (a shift would
+        fill their zeros in)."""
+        shift = np.zeros(self.n_features)
+        shift[: self.values.shape[1]] = self.values[i]
+        return shift
+
     def readonly(self):
         """The same rows through read-only views."""
         views = []

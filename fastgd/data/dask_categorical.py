@@ -11,6 +11,7 @@ import copy
 import numpy as np
 
 from .._validation import check_target
+from .categorical import Layout
 from .dask import DaskSource, _encoded, _on_partition, column_array, frame_parts, is_dask_collection
 
 
@@ -72,11 +73,11 @@ class DaskCodedSource(DaskSource):
         w = column_array(frame, parts, lengths, weight) if weight is not None else _chunked(values[1], lengths, "sample_weight")
         self._w = None if w is None else w.astype(np.float64)
         self._y = None
-        self._numeric, self._categories = numeric, categories
-        self._offsets = len(numeric) + np.concatenate([[0], np.cumsum([c.size for c in categories])[:-1]]).astype(np.int64)
+        self._categories = categories
+        self._layout = Layout(numeric, categories)
         self.n_rows = int(sum(lengths))
-        self.n_features = len(numeric) + sum(c.size for c in categories)
-        self.feature_names = numeric + [name for c in categories for name in c.feature_names()]
+        self.n_features = self._layout.n_features
+        self.feature_names = self._layout.feature_names()
         self.input_names = [str(c) for c in features]
         self.block_sizes = np.asarray(lengths, np.int64)
         self.has_target = False
@@ -86,9 +87,7 @@ class DaskCodedSource(DaskSource):
     categories = property(lambda self: {c.name: c for c in self._categories})
 
     def centrable(self):
-        from .categorical import centrable_features
-
-        return centrable_features(len(self._numeric), self._offsets, self._categories, self.n_features)
+        return self._layout.centrable()
 
     def partitions(self):
         y = self._y.to_delayed().ravel() if self._y is not None else [None] * len(self._coded)
@@ -98,10 +97,7 @@ class DaskCodedSource(DaskSource):
     def first_row(self):
         import dask
 
-        first = dask.compute(self._coded[0])[0]
-        shift = np.zeros(self.n_features)
-        shift[: first.values.shape[1]] = first.values[0]
-        return shift
+        return dask.compute(self._coded[0])[0].row_shift(0)
 
     def with_target(self, encode, reweight=None):
         import dask
