@@ -447,7 +447,7 @@ def _info(args, status):
     lines += _top_coefficients(model, args.top)
     lines += _by_category(model, args.top)
     history = model.loss_history_
-    lines.append(f"training: {model.n_iter_} epochs, {outcome(model)}, learning rate {model.learning_rate_:.6g}")
+    lines.append(f"training: {_count_of(model.n_iter_, 'epoch')}, {outcome(model)}, learning rate {model.learning_rate_:.6g}")
     if len(history):
         lines.append(f"objective: first epoch {history[0]:.10g}, last {history[-1]:.10g}, best {history.min():.10g}")
     validation = getattr(model, "validation_loss_history_", None)
@@ -534,7 +534,7 @@ def _demo(args, status):
     error = np.abs(np.append(model.coef_ - coef, model.intercept_ - intercept)).max()
     mode = "full batch" if args.batch_size is None else f"mini-batch B={args.batch_size}"
     model.save(out_dir / "model.json")
-    print(f"fit: {mode}, {model.n_iter_} epochs, {outcome(model)}")
+    print(f"fit: {mode}, {_count_of(model.n_iter_, 'epoch')}, {outcome(model)}")
     print(f"final objective: {model.loss_history_[-1]:.10g} (noise floor {args.noise**2 / 2:.6g})")
     print(f"max coefficient error vs truth: {error:.3e}")
     print(f"wall time: {wall:.3f} s ({wall / model.n_iter_ * 1e3:.1f} ms per epoch, setup included)")

@@ -35,8 +35,8 @@ OPTIONS = {
                     "descend in standardized coordinates (coefficients stay in data units); auto: true"),
     "batch_size": ("none, integer >= 1", "none: full batch; B: mini-batches of B rows; 1: stochastic"),
     "optimizer": (_names(OPTIMIZERS),
-                  "update rule; auto: lbfgs (smooth, full batch; exact for least squares on sparse or categorical "
-                  "data), accelerated (L1), sgd (hinge), asgd (mini-batch)"),
+                  "update rule; auto: exact for least squares (at most 256 dense or 1024 sparse or categorical "
+                  "features), else lbfgs (smooth, full batch), accelerated (L1), sgd (hinge), asgd (mini-batch)"),
     "learning_rate": ("auto, number > 0", "step size; auto: from the gradient's Lipschitz constant"),
     "schedule": (_names(("auto",) + SCHEDULES), "how the rate changes over epochs"),
     "line_search": ("true, false", "backtracking on every full-batch step"),

@@ -14,6 +14,7 @@ from ._validation import first_nonfinite, kernel_dtype, readonly
 from .data.base import NO_WEIGHTS, Block, ColumnBlock
 from .kernels.columns import column_pass, column_pass_serial
 from .kernels.fused import full_pass, full_pass_serial, predict, predict_serial
+from .kernels.gram import dense_gram, dense_gram_serial
 from .kernels.losses import constant_losses
 from .data.coded import has_entries, store_of
 from .kernels.sparse import (
@@ -70,14 +71,9 @@ def add_gram(block, total, shift):
         kernel = _threads.kernel(sparse_gram, sparse_gram_serial, X.nnz * X.nnz // max(1, X.shape[0]))
         kernel(store_of(X), block.y, block.w, shift, block.rows, total)
         return total
-    # Dense rows: a block's product through BLAS (a copy of the block, bounded).
-    X = np.asarray(block.X[rows], dtype=np.float64) - shift
-    y = block.y[rows]
-    w = block.w[rows] if len(block.w) else np.ones(X.shape[0])
-    d = X.shape[1]
-    Z = np.empty((X.shape[0], d + 2))
-    Z[:, :d], Z[:, d], Z[:, d + 1] = X, 1.0, y
-    total += Z.T @ (w[:, None] * Z)
+    rows = len(block.rows) if len(block.rows) else block.X.shape[0]
+    kernel = _threads.kernel(dense_gram, dense_gram_serial, rows * total.shape[0] ** 2)
+    kernel(block.X, block.y, block.w, shift, block.rows, total)
     return total
 
 

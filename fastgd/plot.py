@@ -51,7 +51,8 @@ def history_figure(estimator, title=None):
     bottom.legend()
     for axes in (top, bottom):
         axes.grid(True, which="both", alpha=0.3)
-    top.set_title(f"{title or type(estimator).__name__}: {len(history)} epochs, {outcome(estimator)}")
+    count = f"{len(history)} epoch" + ("" if len(history) == 1 else "s")
+    top.set_title(f"{title or type(estimator).__name__}: {count}, {outcome(estimator)}")
     figure.tight_layout()
     return figure
 

@@ -48,7 +48,7 @@ from fastgd._config import CHUNK_ROWS, FASTMATH
 from fastgd.data import ArraySource
 from fastgd.problem import Problem
 
-SECTIONS = ["limits", "full_batch", "minibatch", "solution", "sources", "startup"]
+SECTIONS = ["limits", "full_batch", "minibatch", "solution", "least_squares", "sources", "startup"]
 READ = "read limit (parallel sum)"
 SERIAL = "single-thread sequential read"
 
@@ -312,6 +312,81 @@ def solution(report, X, y, args):
         "normal equations", 1.0, repeat=runs,
     )
     report.note(f"{fits['ls'].n_iter_} epochs")
+
+
+def least_squares(report, X, y, args):
+    """Least squares and ridge to a 1e-8 objective gap: fastgd's defaults (the one-pass exact solve)
+    against Intel's extension (normal equations in one pass) and scikit-learn, then from a Parquet
+    directory and a Dask array (intelex in memory as the baseline)."""
+    print("least squares and ridge to a 1e-8 gap: fastgd's one-pass exact solve against the peers")
+    from scipy.linalg import cho_factor, cho_solve
+    from sklearn.linear_model import Ridge
+
+    n, d = X.shape
+    runs = max(1, args.repeat // 2)
+    X64 = np.asarray(X, np.float64)
+    mean, target_mean = X64.mean(axis=0), y.mean()
+    centred = X64 - mean
+    cross, gram = centred.T @ (y - target_mean), centred.T @ centred
+    del centred
+    intelex = _peer("sklearnex.linear_model")
+    for label, alpha in (("least squares", 0.0), ("ridge alpha=1e-3", 1e-3)):
+        coef = cho_solve(cho_factor(gram / n + alpha * np.eye(d)), cross / n)
+        best = _ls_objective(X64, y, coef, target_mean - mean @ coef, alpha)
+
+        def gap(model, alpha=alpha, best=best):
+            return (_ls_objective(X64, y, model.coef_, model.intercept_, alpha) - best) / best
+
+        fits = {}
+
+        def fit(key, make):
+            return timed(lambda: fits.__setitem__(key, make().fit(X, y)))
+
+        penalty = dict(penalty="l2", alpha=alpha) if alpha else dict(penalty=None)
+        name = f"{label} to 1e-8 gap, fastgd defaults"
+        if intelex is None:
+            report.missing(f"{label}, Intel's extension", "scikit-learn-intelex not installed")
+            report.measure(name, fit("fg", lambda: fastgd.GDRegressor(**penalty)), repeat=runs)
+        else:
+            peer = f"{label}, Intel's extension"
+            make = (lambda: intelex.Ridge(alpha=alpha * n)) if alpha else intelex.LinearRegression
+            report.measure(peer, fit("ix", make), repeat=runs)
+            report.note(f"gap {gap(fits['ix']):.1e}")
+            report.measure(name, fit("fg", lambda: fastgd.GDRegressor(**penalty)), peer, 1.0, repeat=runs)
+        report.note(f"{fits['fg'].n_iter_} epoch(s), gap {gap(fits['fg']):.1e}")
+        report.measure(f"{label}, scikit-learn", fit("sk", lambda: Ridge(alpha=alpha * n)), repeat=runs)
+        report.note(f"gap {gap(fits['sk']):.1e}")
+    if intelex is None:
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    peer = "least squares, Intel's extension"
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp) / "parts"
+        directory.mkdir()
+        table = pa.table({**{f"x{j}": X64[:, j] for j in range(d)}, "y": y})
+        for part in range(4):
+            piece = table.slice(part * n // 4, (part + 1) * n // 4 - part * n // 4)
+            pq.write_table(piece, directory / f"part{part}.parquet", row_group_size=65536)
+        del table, piece
+        parquet = fastgd.open_dataset(directory, target="y")
+        report.measure("least squares from a Parquet directory, fastgd",
+                       timed(lambda: fastgd.GDRegressor(penalty=None).fit(parquet)), peer, repeat=runs)
+        report.note("4 files, warm page cache; the baseline fits the array in memory")
+    dask_array = _peer("dask.array")
+    if dask_array is None:
+        report.missing("least squares from a Dask array, fastgd", "dask not installed")
+        return
+    chunked = fastgd.open_dataset(dask_array.from_array(X64, chunks=(n // 8, d)), target=y)
+    report.measure("least squares from a Dask array, fastgd",
+                   timed(lambda: fastgd.GDRegressor(penalty=None).fit(chunked)), peer, repeat=runs)
+    report.note("8 chunks, local threaded scheduler; the baseline fits the array in memory")
+
+
+def _ls_objective(X, y, coef, intercept, alpha):
+    residual = y - X @ coef - intercept
+    return 0.5 * residual @ residual / len(y) + 0.5 * alpha * coef @ coef
 
 
 def sources(report, X, y, args):

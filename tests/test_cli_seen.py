@@ -194,7 +194,8 @@ def test_head_reads_the_first_line(small):
 
 def test_a_warning_is_one_line_naming_the_fix(small, tmp_path):
     root, _ = small
-    done = run("fit", root / "d.parquet", "--target", "y", "--max-iter", "2", "--out", tmp_path / "m.json")
+    done = run("fit", root / "d.parquet", "--target", "y", "--optimizer", "lbfgs", "--max-iter", "2",
+               "--out", tmp_path / "m.json")
     assert done.returncode == 0
     lines = errors(done)
     assert len(lines) == 1 and lines[0].startswith("fastgd: warning: stopped after max_iter=2 epochs")
@@ -367,7 +368,7 @@ def test_the_distance_panel_has_no_point_at_the_best_epoch_and_the_title_says_ho
     rng = np.random.default_rng(93)
     X = rng.standard_normal((3000, 4))
     y = X @ [1.0, 2.0, 3.0, 4.0] + rng.standard_normal(3000)
-    model = fastgd.GDRegressor().fit(X, y)
+    model = fastgd.GDRegressor(optimizer="lbfgs").fit(X, y)
     figure = history_figure(model)
     distance = figure.axes[1].lines[0].get_ydata()
     best = int(np.argmin(model.loss_history_))
@@ -382,7 +383,7 @@ def test_the_distance_panel_has_no_point_at_the_best_epoch_and_the_title_says_ho
     with pytest.raises(KeyboardInterrupt):
         interrupted.fit(X, y)
     assert history_figure(interrupted).axes[0].get_title() == "GDRegressor: 2 epochs, interrupted"
-    stopped = fastgd.GDRegressor(max_iter=2)
+    stopped = fastgd.GDRegressor(optimizer="lbfgs", max_iter=2)
     with pytest.warns(fastgd.ConvergenceWarning):
         stopped.fit(X, y)
     assert history_figure(stopped).axes[0].get_title().endswith("not converged (max_iter)")
@@ -466,7 +467,8 @@ def test_compressed_and_semicolon_csv_are_read(small, tmp_path):
 def test_too_few_epochs_to_judge_advise_more_of_them(small, tmp_path):
     root, _ = small
     for extra in ([], ["--batch-size", "100"]):
-        done = run("fit", root / "d.parquet", "--target", "y", "--max-iter", "1", *extra, "--out", tmp_path / "m.json")
+        done = run("fit", root / "d.parquet", "--target", "y", "--optimizer", "lbfgs" if not extra else "auto",
+                   "--max-iter", "1", *extra, "--out", tmp_path / "m.json")
         assert "raise max_iter (it was 1)" in errors(done)[0], done.stderr
     assert ", 1 epoch in " in done.stdout and ", 3 features, " in done.stdout
 
@@ -523,6 +525,7 @@ def test_ctrl_c_while_reading_exits_130_with_one_line(small, tmp_path, monkeypat
 
 def test_the_summary_says_when_convergence_was_not_judged(small, tmp_path):
     root, _ = small
-    done = run("fit", root / "d.parquet", "--target", "y", "--tol", "none", "--max-iter", "3", "--out", tmp_path / "m.json")
+    done = run("fit", root / "d.parquet", "--target", "y", "--optimizer", "lbfgs", "--tol", "none", "--max-iter", "3",
+               "--out", tmp_path / "m.json")
     assert done.returncode == 0 and "3 epochs in" in done.stdout
     assert "not converged (not judged: tol=None)" in done.stdout

@@ -140,7 +140,7 @@ def test_no_warning_when_tol_is_none(regression):
 def test_verbose_logs_one_line_per_epoch(regression, caplog):
     X, y, _ = regression
     with caplog.at_level(logging.INFO, logger="fastgd"):
-        model = fastgd.GDRegressor(verbose=1, max_iter=4, tol=None).fit(X, y)
+        model = fastgd.GDRegressor(optimizer="lbfgs", verbose=1, max_iter=4, tol=None).fit(X, y)
     lines = [r.getMessage() for r in caplog.records if r.name == "fastgd"]
     assert len(lines) == model.n_iter_ == 4
     assert lines[0].startswith("epoch 1: objective") and "rows/s" in lines[0]

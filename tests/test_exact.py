@@ -79,15 +79,26 @@ def test_sparse_rows_and_one_hot_columns_without_a_penalty():
         assert _relative(model.coef_, ridge[0].coef_) < 1e-10
 
 
-def test_auto_takes_it_for_categorical_least_squares_only():
+def test_auto_takes_it_for_least_squares_within_its_bounds():
+    from fastgd.solvers.exact import AUTO_DENSE_GRAM_MAX
+
     rng = np.random.default_rng(4)
     table = pa.table({"x": rng.normal(size=500), "kind": rng.choice(["a", "b"], 500)})
     y = rng.normal(size=500)
     assert fastgd.GDRegressor().fit(table, y).n_iter_ == 1
-    assert fastgd.GDRegressor(penalty="l1", alpha=0.01).fit(table, y).n_iter_ > 1
+    assert fastgd.GDRegressor(penalty="l1", alpha=0.01).fit(table, y).n_iter_ == 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # A given rate asks for descent; so do other losses.
+        assert fastgd.GDRegressor(penalty="l1", alpha=0.01, learning_rate=0.01).fit(table, y).n_iter_ > 1
+        assert fastgd.GDRegressor(loss="huber").fit(table, y).n_iter_ > 1
         assert fastgd.GDClassifier().fit(table, y > 0).n_iter_ > 1
+    # Dense rows: up to AUTO_DENSE_GRAM_MAX features, where the pass is cheaper than descent.
+    narrow = rng.normal(size=(600, AUTO_DENSE_GRAM_MAX))
+    wide = rng.normal(size=(600, AUTO_DENSE_GRAM_MAX + 1))
+    target = rng.normal(size=600)
+    assert fastgd.GDRegressor(penalty="l2", alpha=1.0).fit(narrow, target).n_iter_ == 1
+    assert fastgd.GDRegressor(penalty="l2", alpha=1.0).fit(wide, target).n_iter_ > 1
     # partial_fit continues by L-BFGS epochs: the exact solve is of one call's rows.
     model = fastgd.GDRegressor(optimizer="exact")
     model.partial_fit(table, y)
@@ -98,12 +109,10 @@ def test_refusals(diabetes):
     X, y = diabetes
     with pytest.raises(ValueError, match="optimizer='exact' solves least squares"):
         fastgd.GDRegressor(optimizer="exact", loss="huber").fit(X, y)
-    with pytest.raises(ValueError, match="optimizer='exact' solves least squares"):
-        fastgd.GDRegressor(optimizer="exact", penalty="l1", alpha=0.1).fit(X, y)
     with pytest.raises(ValueError, match="needs full-batch descent"):
         fastgd.GDRegressor(optimizer="exact", batch_size=10).fit(X, y)
     wide = sp.random(50, 3000, density=0.01, format="csr", random_state=0)
-    with pytest.raises(ValueError, match="and 2048 features; this fit has .* and 3000 features"):
+    with pytest.raises(ValueError, match="at most 2048 features; this fit has .* and 3000 features"):
         fastgd.GDRegressor(optimizer="exact").fit(wide, np.ones(50))
 
 
@@ -161,3 +170,81 @@ def test_the_starting_sums_from_the_gram_matrix_equal_a_pass(diabetes, standardi
         expected = problem.sums(theta)
         got = Exact(problem, fit.options).sums_at_start(theta)
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10 * np.abs(expected).max())
+
+
+def _enet_objective(X, y, coef, intercept, alpha, l1_ratio):
+    """scikit-learn's ElasticNet objective, which is fastgd's with ``alpha`` split by ``l1_ratio``."""
+    residual = y - X @ coef - intercept
+    return (0.5 * np.mean(residual**2) + alpha * l1_ratio * np.abs(coef).sum()
+            + 0.5 * alpha * (1.0 - l1_ratio) * coef @ coef)
+
+
+@pytest.mark.parametrize("alpha, l1_ratio", [(1e-3, 1.0), (0.5, 1.0), (0.05, 0.5), (2.0, 0.15)])
+def test_lasso_and_elastic_net_on_the_gram_matrix_reach_scikit_learn(diabetes, tmp_path, alpha, l1_ratio):
+    """Coordinate descent on the one-pass Gram matrix: scikit-learn's optimum to 1e-8, on arrays, Parquet and Dask."""
+    from sklearn.linear_model import ElasticNet
+
+    da = pytest.importorskip("dask.array")
+    X, y = diabetes
+    reference = ElasticNet(alpha=alpha, l1_ratio=l1_ratio, tol=1e-15, max_iter=1_000_000).fit(X, y)
+    best = _enet_objective(X, y, reference.coef_, reference.intercept_, alpha, l1_ratio)
+    table = pa.table({f"x{j}": X[:, j] for j in range(X.shape[1])} | {"y": y})
+    directory = tmp_path / "parts"
+    directory.mkdir()
+    pq.write_table(table.slice(0, 250), directory / "a.parquet", row_group_size=50)
+    pq.write_table(table.slice(250), directory / "b.parquet", row_group_size=50)
+    penalty = "l1" if l1_ratio == 1.0 else "elasticnet"
+    sources = (X, fastgd.open_dataset(directory, target="y"), fastgd.open_dataset(da.from_array(X, chunks=(90, 10)), target=y))
+    for data in sources:
+        model = fastgd.GDRegressor(optimizer="exact", penalty=penalty, alpha=alpha, l1_ratio=l1_ratio)
+        model.fit(data, y) if data is X else model.fit(data)
+        assert model.n_iter_ == 1 and model.converged_
+        got = _enet_objective(X, y, model.coef_, model.intercept_, alpha, l1_ratio)
+        assert (got - best) / best < 1e-8
+        # the same zeros as scikit-learn (its tiny coefficients excepted)
+        clear = np.abs(reference.coef_) > 1e-6 * np.abs(reference.coef_).max()
+        assert np.array_equal(model.coef_[clear] != 0, reference.coef_[clear] != 0)
+        assert np.all(model.coef_[reference.coef_ == 0] == 0)
+
+
+def test_partial_fit_with_l1_continues_by_fista(diabetes):
+    """``partial_fit`` under optimizer="exact" and an L1 penalty descends (FISTA epochs at the automatic rate)."""
+    X, y = diabetes
+    model = fastgd.GDRegressor(optimizer="exact", penalty="l1", alpha=0.5)
+    objectives = []
+    for _ in range(4):
+        model.partial_fit(X, y)
+        objectives.append(_enet_objective(X, y, model.coef_, model.intercept_, 0.5, 1.0))
+    assert np.all(np.diff(objectives) <= 1e-12 * objectives[0]) and objectives[-1] < objectives[0]
+    assert model.learning_rate_ < 1.0  # measured, not the exact solver's placeholder
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dense_gram_does_not_depend_on_the_thread_count(dtype):
+    from fastgd.kernels import gram
+
+    rng = np.random.default_rng(3)
+    X = (rng.normal(size=(30_000, 13)) * 10 + 100).astype(dtype)
+    y = rng.normal(size=X.shape[0])
+    w = rng.uniform(0.0, 2.0, X.shape[0])
+    shift = X[0].astype(np.float64)
+    rows = rng.permutation(X.shape[0])[:20_000]
+    assert gram.runs(len(rows), 16) > 1
+    for weights, idx in ((np.empty(0), np.empty(0, np.int64)), (w, rows)):
+        results = []
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            try:
+                total = np.zeros((15, 15))
+                gram.dense_gram(X, y, weights, shift, idx, total)
+                results.append(total)
+            finally:
+                numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        serial = np.zeros((15, 15))
+        gram.dense_gram_serial(X, y, weights, shift, idx, serial)
+        assert np.array_equal(results[0], results[1]) and np.array_equal(results[0], serial)
+        take = idx if len(idx) else slice(None)
+        Z = np.column_stack([X[take].astype(np.float64) - shift, np.ones(len(y[take])), y[take]])
+        s = weights[take] if len(weights) else np.ones(len(Z))
+        expected = Z.T @ (s[:, None] * Z)
+        np.testing.assert_allclose(results[0], expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())

@@ -117,7 +117,7 @@ def test_callbacks_see_every_epoch_and_can_stop():
         calls.append((epoch, objective, coef.shape))
         return epoch == 3
 
-    model = fastgd.GDRegressor(callbacks=[callback]).fit(X, y)
+    model = fastgd.GDRegressor(optimizer="lbfgs", callbacks=[callback]).fit(X, y)
     assert [c[0] for c in calls] == [1, 2, 3] and model.n_iter_ == 3
     assert [c[1] for c in calls] == list(model.loss_history_) and calls[0][2] == (4,)
     assert not model.converged_

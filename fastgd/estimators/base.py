@@ -141,7 +141,7 @@ class GDBase(ParamsMixin):
             if fit.early_stopping:
                 validation = dataclasses.replace(problem, source=held_out)
             raw = self._raw_coefficients() if warm and self._compatible(problem) else None
-            state = start(problem, fit.options, raw)
+            state = start(problem, fit.options, raw, whole_fit=True)
             result, state = solve(problem, fit.options, state, validation)
         self._commit(result, state, problem, classes, result.n_iter, result.loss_history)
         if result.interrupted:

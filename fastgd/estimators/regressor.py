@@ -43,15 +43,17 @@ class GDRegressor(GDBase):
         None for full-batch descent, B for mini-batches of B rows, 1 for
         stochastic descent.
     optimizer : {"auto", "exact", "accelerated", "lbfgs", "sgd", "asgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"}
-        "auto" is, in full batch, "lbfgs" for smooth problems (no L1 share,
-        ``learning_rate="auto"``), or "exact" for least squares on sparse or
-        categorical data of at most 1024 features; "accelerated" with an L1
-        share or a given rate, and plain "sgd" for the hinge; "asgd" for
-        mini-batches. "exact" solves least squares (penalty None or "l2") from
-        the normal equations of one pass (Cholesky in standardized
-        coordinates, least norm without a penalty), then measures the result
-        like an epoch and, if rounding left it short of ``tol``, continues
-        with L-BFGS; ``partial_fit`` epochs take L-BFGS.
+        "auto" is, in full batch, "exact" for least squares (any penalty,
+        ``learning_rate="auto"``) of at most 256 dense features or 1024
+        sparse or categorical ones; otherwise "lbfgs" for smooth problems (no
+        L1 share, ``learning_rate="auto"``), "accelerated" with an L1 share or
+        a given rate, and plain "sgd" for the hinge; "asgd" for mini-batches.
+        "exact" solves least squares from the sums of one pass (the Gram
+        matrix of the rows): Cholesky in standardized coordinates with an L2
+        penalty, least norm without one, coordinate descent on the Gram
+        matrix with an L1 share; it then measures the result like an epoch
+        and, if rounding left it short of ``tol``, continues with L-BFGS
+        (FISTA with an L1 share); ``partial_fit`` epochs take those.
         "accelerated" is Nesterov's
         method (FISTA, proximal with L1) with adaptive restart, full batch
         only. "lbfgs" is limited-memory BFGS with a backtracking line search,

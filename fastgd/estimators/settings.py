@@ -97,11 +97,8 @@ def settings(estimator):
         raise ValueError(f"optimizer='lbfgs' needs a smooth penalty (None or 'l2'), got penalty={penalty!r}")
     if optimizer == "lbfgs" and not loss.smooth:
         raise ValueError(f"optimizer='lbfgs' needs a smooth loss, got loss={loss.name!r}")
-    if optimizer == "exact" and (loss.name != "squared_error" or (l1_share > 0 and alpha > 0)):
-        raise ValueError(
-            f"optimizer='exact' solves least squares (loss='squared_error') with penalty None or 'l2', "
-            f"got loss={loss.name!r} and penalty={penalty!r}"
-        )
+    if optimizer == "exact" and loss.name != "squared_error":
+        raise ValueError(f"optimizer='exact' solves least squares (loss='squared_error'), got loss={loss.name!r}")
     class_weight = getattr(estimator, "class_weight", None)
     if not (class_weight is None or class_weight == "balanced" or isinstance(class_weight, dict)):
         raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {class_weight!r}")
@@ -130,7 +127,9 @@ def settings(estimator):
         lr_decay=reals["lr_decay"],
         plateau_factor=reals["plateau_factor"],
         callbacks=_callbacks(estimator.callbacks),
-        auto=estimator.optimizer == "auto" and optimizer == "lbfgs",
+        # A given rate asks for gradient descent: "auto" then never solves exactly.
+        auto=estimator.optimizer == "auto" and learning_rate == "auto" and optimizer in ("lbfgs", "accelerated"),
+        l1=alpha * l1_share > 0,
     )
     return Settings(
         loss=loss,

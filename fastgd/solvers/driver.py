@@ -48,22 +48,24 @@ def solver_for(problem, options, whole_fit=True):
     """The solver of ``options``: mini-batch, L-BFGS, the exact least-squares
     solve, or full-batch rules and FISTA.
 
-    ``optimizer="auto"`` takes the exact solver for least squares on sparse or
-    coded rows (categorical columns) with at most ``AUTO_GRAM_MAX`` features,
-    where one pass is measured to be fastest. The exact solver solves a whole fit;
-    the epochs of ``partial_fit`` go to L-BFGS.
+    ``optimizer="auto"`` takes the exact solver for least squares (any
+    penalty) with at most ``AUTO_GRAM_MAX`` features on sparse or coded rows
+    (categorical columns) and ``AUTO_DENSE_GRAM_MAX`` on dense rows, where one
+    pass is measured to be fastest. The exact solver solves a whole fit; the
+    epochs of ``partial_fit`` go to L-BFGS (FISTA with an L1 penalty).
     """
     if not options.full_batch:
         return MiniBatch(problem, options)
     if options.optimizer == "exact" and not exact.applies(problem):
         raise ValueError(
-            f"optimizer='exact' solves least squares with at most an L2 penalty and {exact.GRAM_MAX} features; "
-            f"this fit has loss={problem.loss.name!r}, l1={problem.l1:g} and {problem.n_features} features: "
+            f"optimizer='exact' solves least squares with one output and at most {exact.GRAM_MAX} features; "
+            f"this fit has loss={problem.loss.name!r}, {problem.n_out} outputs and {problem.n_features} features: "
             "use optimizer='lbfgs' or 'accelerated'"
         )
-    chosen = options.auto and problem.source.sparse and exact.applies(problem, exact.AUTO_GRAM_MAX)
-    if whole_fit and (options.optimizer == "exact" or chosen):
+    if whole_fit and exact.solves(problem, options):
         return exact.Exact(problem, options)
+    if options.optimizer == "exact" and problem.l1 > 0.0:
+        return FullBatch(problem, replace(options, optimizer="accelerated"))
     if options.optimizer in ("lbfgs", "exact"):
         return Lbfgs(problem, options)
     return FullBatch(problem, options)

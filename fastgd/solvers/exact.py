@@ -1,4 +1,4 @@
-"""Exact least squares from one pass: the normal equations of squared error with an L2 penalty.
+"""Exact least squares from one pass: the normal equations of squared error, with any penalty.
 
 One pass over any source sums the weighted Gram matrix of ``[x - shift, 1, y]``
 (:func:`~fastgd.passes.add_gram`; ``shift`` is the first row on the columns
@@ -10,33 +10,54 @@ the diagonal, which Cholesky factors. Without a penalty, or when Cholesky
 fails (columns that add up to another, like a categorical column's
 categories against the intercept), the solution of least norm in those
 coordinates comes from the eigenvalues, with those below ``1e-12`` of the
-largest taken as zero.
+largest taken as zero. With an L1 penalty (lasso, elastic net), coordinate
+descent on the same matrix (:func:`~fastgd.kernels.coordinate.gram_lasso`)
+runs until no coordinate moves by more than :data:`CD_TOL` of the largest.
 
 The result is then measured like any epoch (one more pass: objective and
 optimality); if rounding left it short of ``tol``, L-BFGS continues from it.
 The matrix has ``(d + 2)**2`` entries, and the solve holds a few of them:
 the solver is for ``d`` up to :data:`GRAM_MAX`, and ``optimizer="auto"``
-takes it up to :data:`AUTO_GRAM_MAX`.
+takes it up to :data:`AUTO_GRAM_MAX` features on sparse and categorical rows
+and :data:`AUTO_DENSE_GRAM_MAX` on dense ones, where the pass costs ``d / 2``
+multiplications a value against a few for a gradient pass.
 """
+
+from dataclasses import replace
 
 import numpy as np
 
+from ..kernels.coordinate import gram_lasso
 from ..optim.space import gradient_to_standard
 from ..passes import add_gram
 from .lbfgs import Lbfgs
 
 #: Features up to which the exact solver applies (a Gram matrix of 32 MiB).
 GRAM_MAX = 2048
-#: Features up to which ``optimizer="auto"`` takes it (8 MiB matrices).
+#: Features up to which ``optimizer="auto"`` takes it on sparse or coded rows (8 MiB matrices).
 AUTO_GRAM_MAX = 1024
+#: Features up to which ``optimizer="auto"`` takes it on dense rows.
+AUTO_DENSE_GRAM_MAX = 256
+#: Coordinate descent (L1) ends when a sweep moves no coordinate by more than this fraction of the largest.
+CD_TOL = 1e-13
+#: Sweeps after which coordinate descent stops (the fit then reports itself short of ``tol``).
+CD_MAX_SWEEPS = 100_000
 
 
 def applies(problem, most=GRAM_MAX):
     """Whether the exact solver can fit ``problem``: squared error, one output,
-    no L1, at most ``most`` features."""
-    return problem.loss.name == "squared_error" and problem.n_out == 1 and problem.l1 == 0.0 and (
-        problem.n_features <= most
-    )
+    at most ``most`` features."""
+    return problem.loss.name == "squared_error" and problem.n_out == 1 and problem.n_features <= most
+
+
+def solves(problem, options):
+    """Whether a whole fit of ``problem`` under ``options`` is solved exactly: asked for, or
+    ``optimizer="auto"`` within the bounds of the module docstring."""
+    if not options.full_batch:
+        return False
+    if options.optimizer == "exact":
+        return True
+    return options.auto and applies(problem, AUTO_GRAM_MAX if problem.source.sparse else AUTO_DENSE_GRAM_MAX)
 
 
 class Exact:
@@ -84,6 +105,14 @@ class Exact:
         stop = after_epoch(state, problem.objective(sums, theta), theta, sums) == "stop"
         if stop or epochs <= 1 or self.options.tol is None:  # nothing to measure the solve against: done
             return None
+        if problem.l1 > 0.0:  # L-BFGS cannot take an L1 penalty: FISTA continues
+            from .full_batch import FullBatch
+            from .start import UNMEASURED, base_rate
+
+            options = replace(self.options, optimizer="accelerated")
+            if state.rate_key == UNMEASURED:
+                state.lr, state.rate_key = base_rate(problem, options, theta)
+            return FullBatch(problem, options).run(state, epochs - 1, after_epoch)
         return Lbfgs(problem, self.options).run(state, epochs - 1, after_epoch)
 
 
@@ -119,7 +148,12 @@ def solution(problem, G, shift):
     A = C
     A[np.diag_indices(d)] += problem.l2 * inv * inv
     rhs = c * inv
-    beta = _solve(A[np.ix_(used, used)], rhs[used], problem.l2 > 0.0)
+    if problem.l1 > 0.0:
+        beta = np.zeros(int(used.sum()))
+        gram_lasso(np.ascontiguousarray(A[np.ix_(used, used)]), rhs[used], problem.l1 * inv[used], beta,
+                   CD_TOL, CD_MAX_SWEEPS)
+    else:
+        beta = _solve(A[np.ix_(used, used)], rhs[used], problem.l2 > 0.0)
     w = np.zeros(d)
     w[used] = beta * inv[used]
     b = G[d, d + 1] / weight - (mean + shift) @ w if problem.fit_intercept else 0.0
@@ -129,6 +163,8 @@ def solution(problem, G, shift):
 def _solve(A, rhs, definite):
     from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
+    if rhs.shape[0] == 0:  # no column varies (one row, or constant columns)
+        return rhs.copy()
     if definite:
         try:
             return cho_solve(cho_factor(A), rhs)

@@ -39,9 +39,12 @@ class Options:
     lr_decay: float = 0.9
     plateau_factor: float = 0.5
     callbacks: tuple = ()
-    #: ``optimizer="auto"`` chose L-BFGS: sparse and coded rows of least
-    #: squares then take the exact solver (see :func:`~fastgd.solvers.driver.solver_for`).
+    #: ``optimizer="auto"`` chose L-BFGS or FISTA with ``learning_rate="auto"``:
+    #: least squares then takes the exact solver where it is fastest (see
+    #: :func:`~fastgd.solvers.driver.solver_for`).
     auto: bool = False
+    #: The penalty has an L1 share: the epochs that follow an exact solve are FISTA's, not L-BFGS's.
+    l1: bool = False
 
     @property
     def full_batch(self):

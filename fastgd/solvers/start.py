@@ -13,15 +13,27 @@ from .state import FistaState, LbfgsState, SolverState
 #: fraction of ``1 / L_B`` (see :func:`fastgd.optim.stepsize.minibatch_smoothness`).
 MINIBATCH_STEP_FRACTION = 0.5
 
-_INNER = {"accelerated": FistaState, "lbfgs": LbfgsState, "exact": LbfgsState}  # exact: L-BFGS may continue
+_INNER = {"accelerated": FistaState, "lbfgs": LbfgsState}
 
 
-def start(problem, options, raw=None):
+def _inner_type(options):
+    if options.optimizer == "exact":  # the epochs after the solve: FISTA with L1, else L-BFGS
+        return FistaState if options.l1 else LbfgsState
+    return _INNER[options.optimizer]
+
+
+#: The rate key of a state whose automatic rate was not measured: the exact
+#: solver takes no steps. Any later descent measures it (the keys differ).
+UNMEASURED = ("unmeasured",)
+
+
+def start(problem, options, raw=None, whole_fit=False):
     """A fresh :class:`SolverState` for ``problem``.
 
     Parameters start at ``raw`` (data units) when given, else at zero, except
     an intercept under a log link (Poisson), which starts at ``log(mean(y))``
-    where the curvature is representative.
+    where the curvature is representative. A ``whole_fit`` that the exact
+    solver will solve does not measure the automatic rate (a few passes).
     """
     if raw is None:
         theta = np.zeros(problem.n_params)
@@ -29,7 +41,12 @@ def start(problem, options, raw=None):
             theta[problem.n_features] = problem.loss.start_intercept(problem.target_mean)
     else:
         theta = problem.from_data_units(raw)
-    lr, key = base_rate(problem, options, theta)
+    from .exact import solves
+
+    if whole_fit and solves(problem, options):
+        lr, key = 1.0, UNMEASURED
+    else:
+        lr, key = base_rate(problem, options, theta)
     return SolverState(
         method=options.optimizer,
         theta=theta,
@@ -78,14 +95,14 @@ def resume(state, problem, options, raw):
 
 def _init(options, theta):
     rule = options.rule
-    return rule.init(theta.shape[0]) if rule is not None else _INNER[options.optimizer].init(theta)
+    return rule.init(theta.shape[0]) if rule is not None else _inner_type(options).init(theta)
 
 
 def _belongs(inner, options, n_params):
     rule = options.rule
     if rule is not None:
         return isinstance(inner, RuleState) and inner.belongs_to(rule, n_params)
-    return isinstance(inner, _INNER[options.optimizer]) and inner.belongs_to(n_params)
+    return isinstance(inner, _inner_type(options)) and inner.belongs_to(n_params)
 
 
 def _same_coordinates(a, b):
@@ -117,7 +134,8 @@ def base_rate(problem, options, theta):
     if options.learning_rate != "auto":
         return options.learning_rate, None
     key = rate_key(problem, options)
-    if options.optimizer in SOLVERS and options.optimizer != "accelerated":
+    fista = options.optimizer == "accelerated" or (options.optimizer == "exact" and options.l1)
+    if options.optimizer in SOLVERS and not fista:  # L-BFGS searches its steps
         return 1.0, key
     lipschitz = problem.lipschitz()
     if options.full_batch:
