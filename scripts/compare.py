@@ -235,6 +235,15 @@ def minibatch(report, X, y, args):
     runs = max(1, args.repeat // 2)
     report.measure("scikit-learn SGDRegressor epoch", timed(sklearn_epoch), "fastgd mini-batch epoch, block shuffle", 10.0, at_least=True, repeat=runs)
     report.measure("scikit-learn SGDRegressor epoch ", timed(sklearn_epoch), "fastgd mini-batch epoch, exact shuffle", repeat=runs)
+    stochastic = "fastgd stochastic epoch (B=1), exact shuffle"
+
+    def stochastic_factory(k):
+        return fastgd.GDRegressor(batch_size=1, optimizer="sgd", learning_rate=1e-4, max_iter=k, tol=None,
+                                  random_state=0, standardize=False)
+
+    report.measure(stochastic, per_epoch(stochastic_factory, (X, y), 2), SERIAL, repeat=runs)
+    report.note("the epoch's closing pass (the exact objective) included")
+    report.measure("scikit-learn SGDRegressor epoch  ", timed(sklearn_epoch), stochastic, 5.0, at_least=True, repeat=runs)
     rng = np.random.default_rng(0)
     rows = min(n, args.python_rows)
 

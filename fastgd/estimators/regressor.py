@@ -146,7 +146,8 @@ class GDRegressor(GDBase):
     interrupted_ : bool, whether Ctrl-C stopped the fit (a ``KeyboardInterrupt``
         inside ``fit`` keeps the last completed epoch's coefficients, then
         propagates)
-    learning_rate_ : float, the base rate at the end
+    learning_rate_ : float, the base rate at the end (1.0 for "lbfgs", which searches
+        its own steps, and for the exact solve, which takes none)
     n_features_in_ : int, the input columns (a categorical column counts once)
     feature_names_in_ : ndarray of str, when fitted on named columns
     categories_ : dict, with categorical columns: column name to its
