@@ -49,7 +49,7 @@ from fastgd.data import ArraySource
 from fastgd.kernels.prefetch import prefetch_row
 from fastgd.problem import Problem
 
-SECTIONS = ["limits", "full_batch", "minibatch", "solution", "least_squares", "sources", "startup"]
+SECTIONS = ["limits", "full_batch", "minibatch", "solution", "least_squares", "small_fits", "sources", "startup"]
 READ = "read limit (parallel sum)"
 SERIAL = "single-thread sequential read"
 
@@ -416,6 +416,47 @@ def least_squares(report, X, y, args):
     report.measure("least squares from a Dask array, fastgd",
                    timed(lambda: fastgd.GDRegressor(penalty=None).fit(chunked)), peer, repeat=runs)
     report.note("8 chunks, local threaded scheduler; the baseline fits the array in memory")
+
+
+def small_fits(report, X, y, args):
+    """Whole fits of small data with defaults, paired with scikit-learn's: where per-fit overhead is the cost."""
+    print("small fits (defaults, whole fit), against scikit-learn")
+    from sklearn.linear_model import LinearRegression, LogisticRegression, SGDRegressor
+    from sklearn.model_selection import GridSearchCV
+
+    rng = np.random.default_rng(5)
+    Xs = rng.standard_normal((1000, 10))
+    ys = Xs @ rng.standard_normal(10) + rng.standard_normal(1000)
+    labels = (ys > 0).astype(int)
+    repeat = 50
+
+    def many(make, target):
+        def probe():
+            start = time.perf_counter()
+            for _ in range(repeat):
+                make().fit(Xs, target)
+            return (time.perf_counter() - start) / repeat
+        return probe
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report.measure("scikit-learn LinearRegression, 1,000 x 10", many(LinearRegression, ys))
+        report.measure("fastgd GDRegressor, 1,000 x 10", many(fastgd.GDRegressor, ys),
+                       "scikit-learn LinearRegression, 1,000 x 10", 1.0)
+        report.measure("scikit-learn LogisticRegression, 1,000 x 10", many(LogisticRegression, labels))
+        report.measure("fastgd GDClassifier, 1,000 x 10", many(fastgd.GDClassifier, labels),
+                       "scikit-learn LogisticRegression, 1,000 x 10", 1.0)
+        Xg = rng.standard_normal((10_000, 20))
+        yg = Xg @ rng.standard_normal(20) + rng.standard_normal(10_000)
+
+        def grid(estimator, name):
+            search = GridSearchCV(estimator, {name: np.logspace(-5, 0, 4)}, cv=5)
+            return timed(lambda: search.fit(Xg, yg))
+
+        report.measure("GridSearchCV, 20 SGDRegressor fits, 10,000 x 20", grid(SGDRegressor(), "alpha"))
+        report.measure("GridSearchCV, 20 fastgd fits, 10,000 x 20",
+                       grid(fastgd.GDRegressor(penalty="l2"), "alpha"),
+                       "GridSearchCV, 20 SGDRegressor fits, 10,000 x 20", 1.0)
 
 
 def _ls_objective(X, y, coef, intercept, alpha):

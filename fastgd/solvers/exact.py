@@ -148,12 +148,13 @@ def solution(problem, G, shift):
     A = C
     A[np.diag_indices(d)] += problem.l2 * inv * inv
     rhs = c * inv
+    if not used.all():
+        A, rhs = A[np.ix_(used, used)], rhs[used]
     if problem.l1 > 0.0:
-        beta = np.zeros(int(used.sum()))
-        gram_lasso(np.ascontiguousarray(A[np.ix_(used, used)]), rhs[used], problem.l1 * inv[used], beta,
-                   CD_TOL, CD_MAX_SWEEPS)
+        beta = np.zeros(rhs.shape[0])
+        gram_lasso(np.ascontiguousarray(A), rhs, problem.l1 * inv[used], beta, CD_TOL, CD_MAX_SWEEPS)
     else:
-        beta = _solve(A[np.ix_(used, used)], rhs[used], problem.l2 > 0.0)
+        beta = _solve(A, rhs, problem.l2 > 0.0)
     w = np.zeros(d)
     w[used] = beta * inv[used]
     b = G[d, d + 1] / weight - (mean + shift) @ w if problem.fit_intercept else 0.0

@@ -10,6 +10,9 @@ penalty, smooth here (L2 only), is part of objective and gradient.
 import math
 
 import numpy as np
+from numba import njit
+
+from .._config import JIT
 
 #: Curvature pairs L-BFGS keeps at most (measured on real data: 10 pairs
 #: left ill-conditioned problems short of a tight optimum after 1000 epochs,
@@ -19,6 +22,10 @@ LBFGS_MEMORY_BYTES = 1 << 27
 ARMIJO = 1e-4
 #: A line search that halves the step below this has found no decrease.
 SMALLEST_STEP = 1e-20
+#: Parameters times pairs up to which the two-loop runs compiled on the pairs
+#: stacked into arrays: there numpy's cost per call (about a microsecond, a
+#: few per pair) is most of a small fit; above, the loops are memory-bound.
+COMPILED_TWO_LOOP = 1 << 16
 
 
 class Lbfgs:
@@ -84,6 +91,10 @@ def _two_loop(grad, pairs, l2w):
     curvature is known exactly, and standardization can make it very uneven
     across coordinates; ``c`` estimates the data's from the last pair.
     """
+    if pairs and grad.shape[0] * len(pairs) <= COMPILED_TWO_LOOP:
+        S = np.array([s for s, _, _ in pairs])
+        Y = np.array([y for _, y, _ in pairs])
+        return _two_loop_stacked(grad, S, Y, np.array([ys for _, _, ys in pairs]), l2w)
     q = grad.copy()
     work = np.empty_like(q)  # one buffer for every scaled vector: no allocation per pair
     alphas = []
@@ -98,4 +109,31 @@ def _two_loop(grad, pairs, l2w):
         q /= curvature + l2w
     for (s, y, ys), alpha in zip(pairs, reversed(alphas)):
         q += np.multiply(alpha - (y @ q) / ys, s, out=work)
+    return q
+
+
+@njit(**JIT)
+def _two_loop_stacked(grad, S, Y, ys, l2w):
+    """:func:`_two_loop` over pairs stacked as rows of ``S`` and ``Y``, oldest first."""
+    m, P = S.shape
+    q = grad.copy()
+    alphas = np.empty(m)
+    for k in range(m - 1, -1, -1):
+        alpha = np.dot(S[k], q) / ys[k]
+        for j in range(P):
+            q[j] -= alpha * Y[k, j]
+        alphas[k] = alpha
+    s, y = S[m - 1], Y[m - 1]
+    sd = dd = 0.0
+    for j in range(P):
+        data = y[j] - l2w[j] * s[j]
+        sd += s[j] * data
+        dd += data * data
+    curvature = dd / sd if sd > 0 else np.dot(y, y) / ys[m - 1]
+    for j in range(P):
+        q[j] /= curvature + l2w[j]
+    for k in range(m):
+        beta = alphas[k] - np.dot(Y[k], q) / ys[k]
+        for j in range(P):
+            q[j] += beta * S[k, j]
     return q
