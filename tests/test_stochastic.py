@@ -5,7 +5,7 @@ import pytest
 
 import fastgd
 from fastgd.kernels.losses import HUBER, LOG_LOSS, SQUARED_ERROR
-from fastgd.optim.epoch import Model, Rows, batches, minibatch_epoch
+from fastgd.optim.epoch import Model, Rows, minibatch_epoch
 from fastgd.optim.rules import ASGD, MOMENTUM, SGD, Step
 from fastgd.optim.space import to_raw
 from fastgd.optim.stochastic import stochastic_epoch, takes
@@ -69,24 +69,40 @@ def _run(kernel, rows, model, step, theta, slots, average_start, lr=0.01, epochs
 @pytest.mark.parametrize("case", CASES, ids=[str(c) for c in CASES])
 def test_the_fused_epoch_takes_the_general_steps(case):
     rows, model, step, theta, slots, average_start = _inputs(**case)
-    assert takes(model, step, rows.X)
+    assert takes(model, step)
     fused = _run(stochastic_epoch, rows, model, step, theta, slots, average_start)
-    general = _run(batches, rows, model, step, theta, slots, average_start)
+    general = _run(minibatch_epoch, rows, model, step, theta, slots, average_start)
     assert fused[3] == general[3] == 3 * rows.X.shape[0]
     for a, b in zip(fused[:3], general[:3]):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13 * max(1.0, np.abs(b).max(initial=0.0)))
     np.testing.assert_allclose(fused[4], general[4], rtol=1e-12)
     if case.get("l1"):
         assert np.array_equal(fused[0] == 0, general[0] == 0)  # the same exact zeros
-    # minibatch_epoch dispatches to the fused loop
-    assert np.array_equal(_run(minibatch_epoch, rows, model, step, theta, slots, average_start)[0], fused[0])
 
 
 def test_other_rules_and_batches_keep_the_general_epoch():
     rows, model, step, *_ = _inputs()
-    assert not takes(model._replace(batch_size=2), step, rows.X)
-    assert not takes(model, step._replace(rule=MOMENTUM), rows.X)
-    assert not takes(model._replace(n_out=3), step, rows.X)
+    assert not takes(model._replace(batch_size=2), step)
+    assert not takes(model, step._replace(rule=MOMENTUM))
+    assert not takes(model._replace(n_out=3), step)
+
+
+def test_fits_take_the_fused_epoch(monkeypatch):
+    """A B=1 fit runs its epochs through :func:`stochastic_epoch`, and a B=2 fit does not."""
+    from fastgd.solvers import minibatch
+
+    calls = []
+
+    def counted(*args):
+        calls.append(1)
+        return stochastic_epoch(*args)
+
+    monkeypatch.setattr(minibatch, "stochastic_epoch", counted)
+    X = np.random.default_rng(1).normal(size=(200, 3))
+    fastgd.GDRegressor(batch_size=2, optimizer="sgd", max_iter=2, tol=None).fit(X, X[:, 0])
+    assert calls == []
+    fastgd.GDRegressor(batch_size=1, optimizer="sgd", max_iter=2, tol=None).fit(X, X[:, 0])
+    assert len(calls) >= 2
 
 
 def test_stochastic_fits_follow_the_textbook_path():

@@ -9,7 +9,6 @@ from .._config import JIT
 from ..kernels.fused import accumulate_blocked, loss_sum
 from .rules import gradient, update
 from .space import gradient_to_standard, to_raw
-from .stochastic import stochastic_epoch, takes
 
 
 class Rows(NamedTuple):
@@ -63,18 +62,7 @@ def minibatch_epoch(rows, model, step, theta, raw, slots, t, lr, average_start):
         running average (one more dot product per row, on rows in cache).
     t : int
         The step count after the epoch.
-
-    Stochastic steps of plain and averaged SGD take the fused loop of
-    :mod:`fastgd.optim.stochastic`.
     """
-    if takes(model, step, rows.X):
-        return stochastic_epoch(rows, model, step, theta, raw, slots, t, lr, average_start)
-    return batches(rows, model, step, theta, raw, slots, t, lr, average_start)
-
-
-@njit(**JIT)
-def batches(rows, model, step, theta, raw, slots, t, lr, average_start):
-    """:func:`minibatch_epoch` batch by batch, for every rule and batch size."""
     X, y, sw, idx, bounds = rows
     n_out = model.n_out
     n = idx.shape[0] if idx.shape[0] > 0 else X.shape[0]

@@ -24,10 +24,13 @@ from .rules import ASGD, SGD
 from .space import to_raw
 
 
-@njit(**JIT)
-def takes(model, step, X):
-    """Whether :func:`stochastic_epoch` runs these steps: B=1, one output, SGD or ASGD, dense rows."""
-    return model.batch_size == 1 and model.n_out == 1 and (step.rule == SGD or step.rule == ASGD) and X.ndim == 2
+def takes(model, step):
+    """Whether :func:`stochastic_epoch` runs these steps (of dense rows): B=1, one output, SGD or ASGD.
+
+    Chosen in Python, not inside the general epoch, so that a mini-batch
+    fit does not compile this kernel too.
+    """
+    return model.batch_size == 1 and model.n_out == 1 and step.rule in (SGD, ASGD)
 
 
 @njit(**JIT)

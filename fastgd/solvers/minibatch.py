@@ -11,6 +11,7 @@ from ..optim.epoch import Model, minibatch_epoch
 from ..optim.rules import Step
 from ..optim.space import to_raw
 from ..optim.sparse_epoch import SparseRows, sparse_minibatch_epoch
+from ..optim.stochastic import stochastic_epoch, takes
 from ..monitor import divergence_ceiling
 from .options import schedule_factor
 
@@ -128,7 +129,8 @@ def run_unit(model, step, lr, average_start, rows, carry):
         if model.standardized:
             to_raw(theta, model.center, model.inv_scale, model.n_out, raw)
     else:
-        unit_loss, unit_weight, t = minibatch_epoch(rows, model, step, theta, raw, slots, t, lr, average_start)
+        kernel = stochastic_epoch if takes(model, step) else minibatch_epoch
+        unit_loss, unit_weight, t = kernel(rows, model, step, theta, raw, slots, t, lr, average_start)
     return theta, raw, slots, t, loss_sum + unit_loss, weight_total + unit_weight
 
 
