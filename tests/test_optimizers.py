@@ -221,3 +221,23 @@ def test_lbfgs_refuses_what_it_cannot_do():
         fastgd.GDRegressor(optimizer="lbfgs", batch_size=8).fit(X, X[:, 0])
     with pytest.raises(ValueError, match="optimizer='lbfgs' needs a smooth loss"):
         fastgd.GDClassifier(optimizer="lbfgs", loss="hinge").fit(X, X[:, 0] > 0)
+
+
+def test_compiled_two_loop_equals_numpy_loops(monkeypatch):
+    """L-BFGS's direction is the same whether small problems take the compiled two-loop or numpy's."""
+    from fastgd.solvers import lbfgs
+
+    rng = np.random.default_rng(8)
+    P = 30
+    l2w = np.r_[np.full(P - 1, 0.01), 0.0]
+    pairs = []
+    for _ in range(7):
+        s = rng.normal(size=P)
+        y = s * rng.uniform(0.5, 2.0, P) + l2w * s
+        pairs.append((s, y, float(y @ s)))
+    grad = rng.normal(size=P)
+    compiled = lbfgs._two_loop(grad, pairs, l2w)
+    monkeypatch.setattr(lbfgs, "COMPILED_TWO_LOOP", 0)
+    plain = lbfgs._two_loop(grad, pairs, l2w)
+    np.testing.assert_allclose(compiled, plain, rtol=1e-12, atol=1e-14)
+    assert not np.allclose(compiled, grad)  # the pairs did change the direction

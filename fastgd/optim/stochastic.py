@@ -5,7 +5,8 @@ average, in the same read of the row), one loss derivative, and one fused
 update of every parameter, with its proximal step (and the running average).
 The general mini-batch epoch (:mod:`fastgd.optim.epoch`) takes six loops
 over the parameters a step, in data units and back; stochastic descent is
-where that shows, about 500 ns a row of 100 features against about 60 here.
+where that shows: over 1,000,000 x 100 rows in shuffled order, 660-980 ns a
+row there against 250-330 here (81 ns with the rows in cache).
 
 The steps are the general epoch's to rounding: the row is standardized once
 (``z = (x - center) * inv_scale``) and the step is taken on ``theta`` in
