@@ -1,7 +1,7 @@
 """What to minimise: data, loss, penalty and coordinates. No solver state here."""
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -38,6 +38,9 @@ class Problem:
     fit_intercept: bool = True
     mean: np.ndarray | None = None
     scale: np.ndarray | None = None
+    #: ``(G, shift)`` of :func:`~fastgd.solvers.exact.gram`, when a whole fit is
+    #: solved exactly: the column moments come from it, without a pass of their own.
+    gram: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_features(self):
@@ -157,9 +160,14 @@ class Problem:
         return sums[-2] / sums[-1]
 
     def column_moments(self):
-        """Weighted ``(mean, std, root mean square)`` of each column, in one pass."""
-        shift, sums, extremes = self._stats(np.zeros(self.n_features), np.ones(self.n_features))
-        weight = extremes[1]
+        """Weighted ``(mean, std, root mean square)`` of each column, in one pass (none with ``gram``)."""
+        if self.gram is not None:
+            G, shift = self.gram
+            d = self.n_features
+            sums, weight = np.stack([G[:d, d], np.diag(G)[:d]]), G[d, d]
+        else:
+            shift, sums, extremes = self._stats(np.zeros(self.n_features), np.ones(self.n_features))
+            weight = extremes[1]
         mean = shift + sums[0] / weight
         variance = np.maximum(sums[1] / weight - (sums[0] / weight) ** 2, 0.0)
         return mean, np.sqrt(variance), np.sqrt(variance + mean * mean)

@@ -22,7 +22,7 @@ from ..data.subset import split
 from ..exceptions import DataWarning, NotFittedError, compatible, warn_caller
 from ..monitor import flat_parameters
 from ..problem import Problem
-from ..solvers import resume, solve, start
+from ..solvers import exact, resume, solve, start
 from ..data.categorical import Coding
 from .settings import checked_handle_unknown, settings as checked_settings
 
@@ -137,9 +137,9 @@ class GDBase(ParamsMixin):
             validation = None
             if fit.early_stopping:
                 source, held_out = split(source, fit.validation_fraction, self._split_seed())
-            problem = self._problem(source, fit, classes)
+            problem = self._problem(source, fit, classes, whole=True)
             if fit.early_stopping:
-                validation = dataclasses.replace(problem, source=held_out)
+                validation = dataclasses.replace(problem, source=held_out, gram=None)
             raw = self._raw_coefficients() if warm and self._compatible(problem) else None
             state = start(problem, fit.options, raw, whole_fit=True)
             result, state = solve(problem, fit.options, state, validation)
@@ -237,11 +237,17 @@ class GDBase(ParamsMixin):
             )
         return known
 
-    def _problem(self, source, fit, classes, coordinates=None, streaming=False):
-        """The Problem for ``source``: loss, penalty and, if asked, standardization."""
+    def _problem(self, source, fit, classes, coordinates=None, streaming=False, whole=False):
+        """The Problem for ``source``: loss, penalty and, if asked, standardization.
+
+        A ``whole`` fit that the exact solver takes sums its Gram matrix first:
+        the standardization comes from it, and the solve takes it (one pass for both).
+        """
         loss = fit.loss if classes is None else losses.for_classes(fit.loss, len(classes))
         n_out = len(classes) if loss.multinomial else 1
         problem = Problem(source=source, n_out=n_out, **fit.problem_fields(loss))
+        if whole and exact.solves(problem, fit.options):
+            problem = dataclasses.replace(problem, gram=exact.gram(problem))
         if not fit.standardize:
             return problem
         if coordinates is None:

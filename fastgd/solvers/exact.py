@@ -69,9 +69,10 @@ class Exact:
         self._gram = None
 
     def gram(self):
-        """``(G, shift)``: the sums of the pass (see :func:`gram`), taken once."""
+        """``(G, shift)``: the sums of the pass (see :func:`gram`), taken once (the problem's, if it holds them)."""
         if self._gram is None:
-            self._gram = gram(self.problem)
+            held = self.problem.gram
+            self._gram = gram(self.problem) if held is None else (held[0].copy(), held[1])
         return self._gram
 
     def sums_at_start(self, theta):
@@ -123,7 +124,9 @@ def gram(problem):
     d = problem.n_features
     # The first row is 0 on sparse columns (a shift would fill their zeros in).
     shift = source.first_row() if problem.fit_intercept else np.zeros(d)
-    return source.reduce(add_gram, (shift,), np.zeros((d + 2, d + 2)), np.add), shift
+    G = source.reduce(add_gram, (shift,), np.zeros((d + 2, d + 2)), np.add)
+    problem.check_finite(G, "summing the Gram matrix")
+    return G, shift
 
 
 def solution(problem, G, shift):
