@@ -54,3 +54,35 @@ class Compilation:
             return _seconds(FIRST_FIT, cache)
 
     track_first_fit_warm_cache.unit = "seconds"
+
+
+COLD_FIT = """
+import time
+start = time.perf_counter()
+import numpy as np, fastgd, warnings
+warnings.simplefilter("ignore")
+X = np.random.default_rng(0).standard_normal((10000, 20))
+fastgd.{estimator}({params}).fit(X, {target})
+print(time.perf_counter() - start)
+"""
+
+
+class FirstFitCold:
+    """Import plus one fit in a fresh process with an empty Numba cache: what a new install pays once."""
+
+    params = (["regressor", "classifier", "minibatch"],)
+    param_names = ["fit"]
+    timeout = 600
+    number = 1
+    repeat = 1
+
+    def track_seconds(self, fit):
+        code = COLD_FIT.format(**{
+            "regressor": dict(estimator="GDRegressor", params="", target="X[:, 0]"),
+            "classifier": dict(estimator="GDClassifier", params="", target="X[:, 0] > 0"),
+            "minibatch": dict(estimator="GDRegressor", params="batch_size=256", target="X[:, 0]"),
+        }[fit])
+        with tempfile.TemporaryDirectory() as cache:
+            return _seconds(code, cache)
+
+    track_seconds.unit = "seconds"
