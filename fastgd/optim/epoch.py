@@ -85,7 +85,10 @@ def minibatch_epoch(rows, model, step, theta, raw, slots, t, lr, average_start):
             if model.standardized:
                 to_raw(slots[0], model.center, model.inv_scale, n_out, shown)
             else:
-                shown[:] = slots[0]
+                # A loop, not ``shown[:] = slots[0]``: Numba compiles that copy's
+                # shape-mismatch message too, 3 s of a cold mini-batch fit.
+                for j in range(P):
+                    shown[j] = slots[0, j]
             batch_loss = loss_sum(X, y, sw, shown, model.loss, model.param, n_out, idx, start, stop)
         loss_total += batch_loss
         weight_total += batch_weight
