@@ -56,7 +56,7 @@ def solves(problem, options):
     if not options.full_batch:
         return False
     if options.optimizer == "exact":
-        return True
+        return applies(problem)  # else the driver refuses it, before any pass
     return options.auto and applies(problem, AUTO_GRAM_MAX if problem.source.sparse else AUTO_DENSE_GRAM_MAX)
 
 
