@@ -1,5 +1,5 @@
 """Issue 15's paths: the one-pass exact least squares on dense rows, the fused
-stochastic (B=1) epoch, and whole small fits.
+stochastic (B=1) epoch, the threaded mini-batch epoch, and whole small fits.
 
 Only public API is used; on commits before these paths the same calls time
 what those commits did (L-BFGS for least squares, the general B=1 epoch).
@@ -7,6 +7,7 @@ what those commits did (L-BFGS for least squares, the general B=1 epoch).
 
 import warnings
 
+import numba
 import numpy as np
 
 import fastgd
@@ -54,6 +55,33 @@ class StochasticEpoch:
         self.make(1).fit(self.X[:2000], self.y[:2000])
 
     def time_two_epochs(self, n, d, standardize):
+        self.make(2).fit(self.X, self.y)
+
+
+class ThreadedMiniBatchEpoch:
+    """Two B=256 epochs of plain SGD (exact shuffle) on one thread or on all of them."""
+
+    params = ([1_000_000], [20, 100], ["one", "all"])
+    param_names = ["n", "d", "threads"]
+    timeout = 600
+
+    def setup(self, n, d, threads):
+        warm_up()
+        self.X, self.y = arrays(n, d, np.float64)
+        self.before = numba.get_num_threads()
+        if threads == "one":
+            numba.set_num_threads(1)
+        warnings.simplefilter("ignore")
+        self.make = lambda epochs: fastgd.GDRegressor(
+            batch_size=256, shuffle="exact", optimizer="sgd", learning_rate=1e-3, max_iter=epochs, tol=None,
+            random_state=0, standardize=False,
+        )
+        self.make(1).fit(self.X[:20_000], self.y[:20_000])
+
+    def teardown(self, n, d, threads):
+        numba.set_num_threads(self.before)
+
+    def time_two_epochs(self, n, d, threads):
         self.make(2).fit(self.X, self.y)
 
 

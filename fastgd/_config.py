@@ -18,6 +18,11 @@ JIT = dict(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 #: number of threads.
 CHUNK_ROWS = 1024
 
+#: Elements (rows x parameters) per chunk of a mini-batch: the unit in which
+#: threads share a batch, summed and merged in chunk order like a pass's
+#: chunks. Fixed by the shape, never by the number of threads.
+MINIBATCH_CHUNK_WORK = 4096
+
 #: Chunks whose partial sums one parallel wave of a full pass holds at most,
 #: and the bytes their buffer may take (the pass then takes fewer chunks per
 #: wave, but at least ``MIN_WAVE_CHUNKS``). Waves keep the buffer independent

@@ -17,8 +17,10 @@ from fastgd import _threads, passes
 from .datasets import make_regression
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-#: Rows x parameters large enough for the threaded kernels (see fastgd._threads.PARALLEL_WORK).
-BIG = (60_000, 9)
+#: Rows x parameters large enough for the threaded kernels (see fastgd._threads.PARALLEL_WORK),
+#: and features enough that a mini-batch of 256 rows is shared by the threads
+#: (see fastgd.optim.epoch.chunk_rows).
+BIG = (30_000, 40)
 
 
 def fit_big(seed=0, **params):
@@ -53,10 +55,14 @@ def _fit_in_child(batch_size):
     return fit_big(batch_size=batch_size, random_state=0)
 
 
-def test_eight_fits_from_python_threads_at_once():
-    references = [fit_big(seed) for seed in range(8)]
+@pytest.mark.parametrize("batch_size", [None, 256])
+def test_eight_fits_from_python_threads_at_once(batch_size):
+    def fit(seed):
+        return fit_big(seed, batch_size=batch_size, random_state=0)
+
+    references = [fit(seed) for seed in range(8)]
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(fit_big, range(8)))
+        results = list(pool.map(fit, range(8)))
     for result, reference in zip(results, references):
         np.testing.assert_array_equal(result, reference)
 
@@ -74,6 +80,13 @@ def test_other_layers_stay_safe_in_forks_and_threads(layer):
             assert all(np.array_equal(r, reference) for r in pool.map(lambda s: fit_big(), range(4)))
         with multiprocessing.get_context("fork").Pool(2) as pool:
             results = pool.starmap_async(_fit_in_child, [(None,)] * 2).get(timeout=300)
+        assert all(np.array_equal(r, reference) for r in results)
+        reference = fit_big(batch_size=256, random_state=0)  # the threaded mini-batch epoch
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda s: fit_big(batch_size=256, random_state=0), range(4)))
+        assert all(np.array_equal(r, reference) for r in results)
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            results = pool.starmap_async(_fit_in_child, [(256,)] * 2).get(timeout=300)
         assert all(np.array_equal(r, reference) for r in results)
         print("ok")
         """

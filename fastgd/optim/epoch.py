@@ -1,11 +1,19 @@
-"""One compiled call per mini-batch epoch: gradient and step for every batch."""
+"""One compiled call per mini-batch epoch: gradient and step for every batch.
+
+A batch's rows are cut into fixed chunks of ``Model.chunk_rows``; each chunk
+sums its gradient into its own row of a buffer and the rows are added in
+chunk order. The chunks depend on the shape alone, so
+:func:`minibatch_epoch` here and the threaded
+:func:`~fastgd.optim.threaded_epoch.threaded_minibatch_epoch` give the same
+bits for any number of threads.
+"""
 
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-from .._config import JIT
+from .._config import JIT, MINIBATCH_CHUNK_WORK
 from ..kernels.fused import accumulate_blocked, loss_sum
 from .rules import gradient, update
 from .space import gradient_to_standard, to_raw
@@ -43,6 +51,89 @@ class Model(NamedTuple):
     #: weight for every feature and no L1, which takes the scaled path of
     #: :mod:`fastgd.optim.sparse_epoch`.
     scaled_l2: bool = False
+    #: Rows per chunk of a batch (see :func:`chunk_rows`); 0: one chunk.
+    chunk_rows: int = 0
+
+
+def chunk_rows(n_params, batch_size):
+    """Rows per chunk of a batch: about :data:`~fastgd._config.MINIBATCH_CHUNK_WORK`
+    elements (a power of two of rows, at least 16); 0 when the batch is one chunk."""
+    rows = max(16, 1 << max(0, (MINIBATCH_CHUNK_WORK // max(1, n_params)).bit_length() - 1))
+    return 0 if rows >= batch_size else rows
+
+
+@njit(**JIT)
+def batch_end(rows, model, start, unit, n):
+    """Where the batch starting at ``start`` ends: at most ``batch_size`` rows, within its unit."""
+    bounds = rows.bounds
+    unit_stop = bounds[unit] if bounds.shape[0] > 0 else n
+    return min(unit_stop, start + model.batch_size), unit_stop
+
+
+@njit(**JIT)
+def chunk_count(model, size):
+    """Chunks of a batch of ``size`` rows."""
+    c = model.chunk_rows
+    return 1 if c == 0 else (size + c - 1) // c
+
+
+@njit(**JIT)
+def chunk_sums(rows, model, raw, shown, averaging, start, stop, n, part):
+    """Write the gradient, loss and weight sums of rows ``[start, stop)`` into ``part``.
+
+    ``part`` has ``P + 2`` entries: the gradient sums laid out as ``raw``, the
+    loss sum (at ``shown``, the running average, when ``averaging``) and the
+    weight sum.
+    """
+    X, y, sw, idx, _ = rows
+    P = raw.shape[0]
+    for j in range(P + 2):
+        part[j] = 0.0
+    loss, weight = accumulate_blocked(X, y, sw, raw, model.loss, model.param, model.n_out, idx, start, stop, n, part)
+    if averaging:
+        loss = loss_sum(X, y, sw, shown, model.loss, model.param, model.n_out, idx, start, stop)
+    part[P] = loss
+    part[P + 1] = weight
+
+
+@njit(**JIT)
+def take_step(model, step, theta, raw, slots, parts, count, size, g, grad, shown, t, lr, average_start, totals):
+    """Fold the first ``count`` rows of ``parts`` in order, step, and return the new step count.
+
+    Adds the batch's loss and weight sums to ``totals``. Leaves in ``shown``
+    the running average in data units when the next batch reports at it.
+    """
+    P = theta.shape[0]
+    for j in range(P):
+        g[j] = 0.0
+    for c in range(count):
+        for j in range(P):
+            g[j] += parts[c, j]
+        totals[0] += parts[c, P]
+        totals[1] += parts[c, P + 1]
+    if model.standardized:
+        gradient_to_standard(g, model.center, model.inv_scale, model.n_out)
+    gradient(g, model.inv_mean_weight / size, step.mask, grad)
+    t += 1
+    rate = lr / t**model.power_t if model.power_t > 0.0 else lr
+    update(step, theta, grad, slots, t, rate, average_start)
+    if model.standardized:
+        to_raw(theta, model.center, model.inv_scale, model.n_out, raw)
+    show_average(model, slots, t, average_start, shown)
+    return t
+
+
+@njit(**JIT)
+def show_average(model, slots, t, average_start, shown):
+    """Write the running average in data units into ``shown`` when the next step reports at it."""
+    if t > average_start:
+        if model.standardized:
+            to_raw(slots[0], model.center, model.inv_scale, model.n_out, shown)
+        else:
+            # A loop, not ``shown[:] = slots[0]``: Numba compiles that copy's
+            # shape-mismatch message too, 3 s of a cold mini-batch fit.
+            for j in range(shown.shape[0]):
+                shown[j] = slots[0, j]
 
 
 @njit(**JIT)
@@ -63,44 +154,25 @@ def minibatch_epoch(rows, model, step, theta, raw, slots, t, lr, average_start):
     t : int
         The step count after the epoch.
     """
-    X, y, sw, idx, bounds = rows
-    n_out = model.n_out
-    n = idx.shape[0] if idx.shape[0] > 0 else X.shape[0]
+    n = rows.order.shape[0] if rows.order.shape[0] > 0 else rows.X.shape[0]
     P = theta.shape[0]
     g = np.empty(P)
     grad = np.empty(P)
     shown = np.empty(P)
-    loss_total = 0.0
-    weight_total = 0.0
+    totals = np.zeros(2)
+    parts = np.empty((chunk_count(model, model.batch_size), P + 2))
+    show_average(model, slots, t, average_start, shown)
     unit = 0
     start = np.int64(0)  # not a literal 0, which would compile a kernel of its own
     while start < n:
-        unit_stop = bounds[unit] if bounds.shape[0] > 0 else n
-        stop = min(unit_stop, start + model.batch_size)
-        g[:] = 0.0
-        batch_loss, batch_weight = accumulate_blocked(
-            X, y, sw, raw, model.loss, model.param, n_out, idx, start, stop, n, g
-        )
-        if t > average_start:
-            if model.standardized:
-                to_raw(slots[0], model.center, model.inv_scale, n_out, shown)
-            else:
-                # A loop, not ``shown[:] = slots[0]``: Numba compiles that copy's
-                # shape-mismatch message too, 3 s of a cold mini-batch fit.
-                for j in range(P):
-                    shown[j] = slots[0, j]
-            batch_loss = loss_sum(X, y, sw, shown, model.loss, model.param, n_out, idx, start, stop)
-        loss_total += batch_loss
-        weight_total += batch_weight
-        if model.standardized:
-            gradient_to_standard(g, model.center, model.inv_scale, n_out)
-        gradient(g, model.inv_mean_weight / (stop - start), step.mask, grad)
-        t += 1
-        rate = lr / t**model.power_t if model.power_t > 0.0 else lr
-        update(step, theta, grad, slots, t, rate, average_start)
-        if model.standardized:
-            to_raw(theta, model.center, model.inv_scale, n_out, raw)
+        stop, unit_stop = batch_end(rows, model, start, unit, n)
+        count = chunk_count(model, stop - start)
+        for c in range(count):
+            a = start + c * model.chunk_rows
+            b = stop if c == count - 1 else a + model.chunk_rows
+            chunk_sums(rows, model, raw, shown, t > average_start, a, b, n, parts[c])
+        t = take_step(model, step, theta, raw, slots, parts, count, stop - start, g, grad, shown, t, lr, average_start, totals)
         start = stop
         if start == unit_stop:
             unit += 1
-    return loss_total, weight_total, t
+    return totals[0], totals[1], t

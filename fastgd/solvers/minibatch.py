@@ -4,14 +4,17 @@ buffer for streamed data, per partition for Dask)."""
 import functools
 import math
 
+import numba
 import numpy as np
 
+from .. import _threads
 from ..data.coded import has_entries, store_of
-from ..optim.epoch import Model, minibatch_epoch
+from ..optim.epoch import Model, chunk_rows, minibatch_epoch
 from ..optim.rules import Step
 from ..optim.space import to_raw
 from ..optim.sparse_epoch import SparseRows, sparse_minibatch_epoch
 from ..optim.stochastic import stochastic_epoch, takes
+from ..optim.threaded_epoch import threaded_minibatch_epoch
 from ..monitor import divergence_ceiling
 from .options import schedule_factor
 
@@ -37,6 +40,7 @@ class MiniBatch:
             problem.loss.code, problem.loss_param, problem.n_out, options.batch_size,
             source.n_rows / weight_sum, problem.center, problem.inv_scale, problem.standardized,
             options.in_kernel_power, source.sparse and _scaled_l2(self.rule, problem, self.step),
+            chunk_rows(problem.n_params, options.batch_size),
         )
         self.epochs = source.epochs(options.shuffle, options.shuffle_buffer, options.batch_size)
 
@@ -129,9 +133,24 @@ def run_unit(model, step, lr, average_start, rows, carry):
         if model.standardized:
             to_raw(theta, model.center, model.inv_scale, model.n_out, raw)
     else:
-        kernel = stochastic_epoch if takes(model, step) else minibatch_epoch
+        kernel = _dense_epoch(model, step, rows.X.shape[0] * theta.shape[0])
         unit_loss, unit_weight, t = kernel(rows, model, step, theta, raw, slots, t, lr, average_start)
     return theta, raw, slots, t, loss_sum + unit_loss, weight_total + unit_weight
+
+
+def _dense_epoch(model, step, work):
+    """The epoch kernel for dense rows: the fused B=1 loop where it applies,
+    else the batch loop, threaded when batches have several chunks and
+    threads pay (the same bits either way)."""
+    if takes(model, step):
+        return stochastic_epoch
+    if model.chunk_rows == 0:
+        return minibatch_epoch
+    return _threads.kernel(_all_threads, minibatch_epoch, work)
+
+
+def _all_threads(*args):
+    return threaded_minibatch_epoch(*args, numba.get_num_threads())
 
 
 def _check_lazy(problem, options):

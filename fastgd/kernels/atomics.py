@@ -1,0 +1,131 @@
+"""Atomic operations on int64 array elements, and a spin-wait hint, as LLVM
+instructions Numba lacks.
+
+The threaded mini-batch epoch (:mod:`fastgd.optim.threaded_epoch`) keeps its
+threads inside one parallel region for a whole epoch and hands them the
+chunks of each batch through a few shared counters: a parallel region per
+batch costs more than the batch's work. These are the operations it needs,
+with the C++ memory orderings named in their docstrings.
+"""
+
+import platform
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+
+def _pointer(context, builder, sig, args):
+    array_type = sig.args[0]
+    data = context.make_array(array_type)(context, builder, args[0])
+    return cgutils.get_item_pointer(
+        context, builder, array_type, data, [args[1]], wraparound=False, boundscheck=False
+    )
+
+
+def _check(array):
+    if not (isinstance(array, types.Array) and array.dtype == types.int64 and array.ndim == 1):
+        raise TypeError("atomics take a 1-d int64 array")
+
+
+@intrinsic
+def load_acquire(typingctx, array, i):
+    """``array[i]``, read with acquire ordering: writes made before the matching
+    :func:`store_release` are visible after it."""
+    _check(array)
+
+    def codegen(context, builder, sig, args):
+        return builder.load_atomic(_pointer(context, builder, sig, args), "acquire", 8)
+
+    return types.int64(array, i), codegen
+
+
+@intrinsic
+def load_relaxed(typingctx, array, i):
+    """``array[i]``, read atomically with no ordering."""
+    _check(array)
+
+    def codegen(context, builder, sig, args):
+        return builder.load_atomic(_pointer(context, builder, sig, args), "monotonic", 8)
+
+    return types.int64(array, i), codegen
+
+
+@intrinsic
+def store_release(typingctx, array, i, value):
+    """``array[i] = value`` with release ordering: publishes every earlier write."""
+    _check(array)
+
+    def codegen(context, builder, sig, args):
+        value = context.cast(builder, args[2], sig.args[2], types.int64)
+        builder.store_atomic(value, _pointer(context, builder, sig, args), "release", 8)
+        return context.get_dummy_value()
+
+    return types.void(array, i, value), codegen
+
+
+@intrinsic
+def store_relaxed(typingctx, array, i, value):
+    """``array[i] = value``, written atomically with no ordering."""
+    _check(array)
+
+    def codegen(context, builder, sig, args):
+        value = context.cast(builder, args[2], sig.args[2], types.int64)
+        builder.store_atomic(value, _pointer(context, builder, sig, args), "monotonic", 8)
+        return context.get_dummy_value()
+
+    return types.void(array, i, value), codegen
+
+
+@intrinsic
+def fetch_add(typingctx, array, i, value):
+    """Add ``value`` to ``array[i]`` (sequentially consistent); returns the old value."""
+    _check(array)
+
+    def codegen(context, builder, sig, args):
+        value = context.cast(builder, args[2], sig.args[2], types.int64)
+        return builder.atomic_rmw("add", _pointer(context, builder, sig, args), value, "seq_cst")
+
+    return types.int64(array, i, value), codegen
+
+
+@intrinsic
+def compare_exchange(typingctx, array, i, expected, desired):
+    """Set ``array[i]`` to ``desired`` if it holds ``expected`` (sequentially
+    consistent); returns whether it did."""
+    _check(array)
+
+    def codegen(context, builder, sig, args):
+        expected = context.cast(builder, args[2], sig.args[2], types.int64)
+        desired = context.cast(builder, args[3], sig.args[3], types.int64)
+        pair = builder.cmpxchg(_pointer(context, builder, sig, args), expected, desired, "seq_cst", "seq_cst")
+        return builder.extract_value(pair, 1)
+
+    return types.boolean(array, i, expected, desired), codegen
+
+
+_MACHINE = platform.machine().lower()
+
+
+@intrinsic
+def spin_pause(typingctx):
+    """Tell the core this thread is spinning (x86 ``pause``, Arm ``yield``), so
+    it yields resources to its sibling hyperthread and does not flood the bus."""
+
+    def codegen(context, builder, sig, args):
+        # Intrinsics, not inline assembly: Numba's LLVM has no assembly parser.
+        if _MACHINE in ("x86_64", "amd64", "i686", "x86"):
+            hint = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse2.pause"
+            )
+            builder.call(hint, [])
+        elif _MACHINE in ("aarch64", "arm64"):
+            i32 = ir.IntType(32)
+            hint = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), [i32]), "llvm.aarch64.hint"
+            )
+            builder.call(hint, [ir.Constant(i32, 1)])  # 1: yield
+        return context.get_dummy_value()
+
+    return types.void(), codegen
