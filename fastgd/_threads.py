@@ -22,6 +22,10 @@
 - **When.** Work too small to pay for waking threads runs on the calling
   thread (:func:`kernel`); each parallel kernel has a serial twin that gives
   the same bits.
+- **Mini-batch epochs** share each batch among Python threads of their own,
+  each in one compiled call that releases the GIL
+  (:mod:`fastgd.optim.threaded_epoch`), as many as :func:`count` allows:
+  no threading layer is involved.
 """
 
 import contextlib
@@ -146,6 +150,12 @@ def kernel(threaded, serial, work):
     if parallel.threading_layer() == "workqueue":
         return _locked(threaded)
     return threaded
+
+
+def count(work):
+    """Threads for ``work`` elements shared by fastgd's own Python threads
+    (no threading layer involved): 1 when threads do not pay."""
+    return 1 if work < PARALLEL_WORK else max(1, numba.get_num_threads())
 
 
 def _locked(kernel):

@@ -24,9 +24,9 @@ def _spy(monkeypatch):
     calls = []
     kernel = minibatch.threaded_minibatch_epoch
 
-    def spy(*args):
-        calls.append(args[-1])
-        return kernel(*args)
+    def spy(*args, n_threads):
+        calls.append(n_threads)
+        return kernel(*args, n_threads=n_threads)
 
     monkeypatch.setattr(minibatch, "threaded_minibatch_epoch", spy)
     return calls

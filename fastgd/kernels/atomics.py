@@ -1,5 +1,5 @@
-"""Atomic operations on int64 array elements, and a spin-wait hint, as LLVM
-instructions Numba lacks.
+"""Atomic operations on int64 array elements, a spin-wait hint and a yield,
+as LLVM instructions and a C call Numba lacks.
 
 The threaded mini-batch epoch (:mod:`fastgd.optim.threaded_epoch`) keeps its
 threads inside one parallel region for a whole epoch and hands them the
@@ -9,6 +9,7 @@ with the C++ memory orderings named in their docstrings.
 """
 
 import platform
+import sys
 
 from llvmlite import ir
 from numba import types
@@ -106,6 +107,9 @@ def compare_exchange(typingctx, array, i, expected, desired):
 
 
 _MACHINE = platform.machine().lower()
+
+#: Give the core to another thread (a C library call, linked by name).
+os_yield = types.ExternalFunction("SwitchToThread" if sys.platform == "win32" else "sched_yield", types.intc())
 
 
 @intrinsic

@@ -77,8 +77,8 @@ def stochastic_epoch(rows, model, step, theta, raw, slots, t, lr, average_start)
     z = np.empty(d)
     loss_total = weight_total = 0.0
     for k in range(n):
-        if k + DISTANCE < n:
-            prefetch_row(X, y, sw, idx[k + DISTANCE] if gather else k + DISTANCE)
+        if gather and k + DISTANCE < n:  # rows in stored order need no hint
+            prefetch_row(X, y, sw, idx[k + DISTANCE])
         i = idx[k] if gather else k
         x = X[i]
         if model.standardized:

@@ -4,7 +4,6 @@ buffer for streamed data, per partition for Dask)."""
 import functools
 import math
 
-import numba
 import numpy as np
 
 from .. import _threads
@@ -144,13 +143,10 @@ def _dense_epoch(model, step, work):
     threads pay (the same bits either way)."""
     if takes(model, step):
         return stochastic_epoch
-    if model.chunk_rows == 0:
+    threads = _threads.count(work)
+    if model.chunk_rows == 0 or threads < 2:
         return minibatch_epoch
-    return _threads.kernel(_all_threads, minibatch_epoch, work)
-
-
-def _all_threads(*args):
-    return threaded_minibatch_epoch(*args, numba.get_num_threads())
+    return functools.partial(threaded_minibatch_epoch, n_threads=threads)
 
 
 def _check_lazy(problem, options):
