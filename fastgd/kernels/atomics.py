@@ -1,11 +1,11 @@
 """Atomic operations on int64 array elements, a spin-wait hint and a yield,
 as LLVM instructions and a C call Numba lacks.
 
-The threaded mini-batch epoch (:mod:`fastgd.optim.threaded_epoch`) keeps its
-threads inside one parallel region for a whole epoch and hands them the
-chunks of each batch through a few shared counters: a parallel region per
-batch costs more than the batch's work. These are the operations it needs,
-with the C++ memory orderings named in their docstrings.
+The threaded mini-batch epoch (:mod:`fastgd.optim.threaded_epoch`) keeps each
+of its threads in one compiled call for a whole epoch and hands them the
+chunks of each batch through a few shared counters: a Numba parallel region
+per batch measured no faster than one thread. These are the operations it
+needs, with the C++ memory orderings named in their docstrings.
 """
 
 import platform

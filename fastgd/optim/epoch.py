@@ -171,7 +171,9 @@ def minibatch_epoch(rows, model, step, theta, raw, slots, t, lr, average_start):
             a = start + c * model.chunk_rows
             b = stop if c == count - 1 else a + model.chunk_rows
             chunk_sums(rows, model, raw, shown, t > average_start, a, b, n, parts[c])
-        t = take_step(model, step, theta, raw, slots, parts, count, stop - start, g, grad, shown, t, lr, average_start, totals)
+        t = take_step(
+            model, step, theta, raw, slots, parts, count, stop - start, g, grad, shown, t, lr, average_start, totals
+        )
         start = stop
         if start == unit_stop:
             unit += 1

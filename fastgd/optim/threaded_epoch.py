@@ -59,7 +59,7 @@ STEP = 28  # the step count before it
 SYNC_SIZE = 32
 
 #: Looks at the counters a waiting thread spins before it yields its core at
-#: every look: about a microsecond, a small part of a batch.
+#: every look: a few microseconds, a small part of a batch.
 SPINS = 64
 
 
