@@ -49,7 +49,9 @@ from fastgd.data import ArraySource
 from fastgd.kernels.prefetch import prefetch_row
 from fastgd.problem import Problem
 
-SECTIONS = ["limits", "full_batch", "minibatch", "solution", "least_squares", "small_fits", "sources", "startup"]
+SECTIONS = [
+    "limits", "full_batch", "minibatch", "solution", "least_squares", "small_fits", "dense_peers", "sources", "startup",
+]
 READ = "read limit (parallel sum)"
 SERIAL = "single-thread sequential read"
 
@@ -456,6 +458,13 @@ def least_squares(report, X, y, args):
     report.measure("least squares from a Dask array, fastgd",
                    timed(lambda: fastgd.GDRegressor(penalty=None).fit(chunked)), peer, repeat=runs)
     report.note("8 chunks, local threaded scheduler; the baseline fits the array in memory")
+
+
+def dense_peers(report, X, y, args):
+    """Time to a gap against every peer on five problems: see scripts/dense_peers.py."""
+    from dense_peers import dense_peers as run
+
+    run(report, X, y, args)
 
 
 def small_fits(report, X, y, args):
