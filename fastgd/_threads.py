@@ -152,10 +152,10 @@ def kernel(threaded, serial, work):
     return threaded
 
 
-def count(work):
+def count(work, least):
     """Threads for ``work`` elements shared by fastgd's own Python threads
-    (no threading layer involved): 1 when threads do not pay."""
-    return 1 if work < PARALLEL_WORK else max(1, numba.get_num_threads())
+    (no threading layer involved): 1 below ``least`` elements, where threads do not pay."""
+    return 1 if work < least else max(1, numba.get_num_threads())
 
 
 def _locked(kernel):

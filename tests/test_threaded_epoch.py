@@ -20,6 +20,12 @@ from .naive import minibatch_path
 N, D = 12_000, 40
 
 
+@pytest.fixture(autouse=True)
+def threads_for_any_epoch(monkeypatch):
+    """Share even these small epochs among threads (the size only decides the speed, never the bits)."""
+    monkeypatch.setattr(minibatch, "MINIBATCH_THREAD_WORK", 0)
+
+
 def _spy(monkeypatch):
     calls = []
     kernel = minibatch.threaded_minibatch_epoch

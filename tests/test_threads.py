@@ -13,6 +13,7 @@ import pytest
 
 import fastgd
 from fastgd import _threads, passes
+from fastgd.solvers import minibatch
 
 from .datasets import make_regression
 
@@ -21,6 +22,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: and features enough that a mini-batch of 256 rows is shared by the threads
 #: (see fastgd.optim.epoch.chunk_rows).
 BIG = (30_000, 40)
+
+
+@pytest.fixture(autouse=True)
+def threads_for_any_epoch(monkeypatch):
+    """Mini-batch epochs of BIG's size stay on one thread unless told otherwise
+    (fastgd._config.MINIBATCH_THREAD_WORK): here they share their batches."""
+    monkeypatch.setattr(minibatch, "MINIBATCH_THREAD_WORK", 0)
 
 
 def fit_big(seed=0, **params):
@@ -73,7 +81,9 @@ def test_other_layers_stay_safe_in_forks_and_threads(layer):
     code = textwrap.dedent(
         """
         import concurrent.futures, multiprocessing, numba, numpy as np
+        from fastgd.solvers import minibatch
         from tests.test_threads import fit_big, _fit_in_child
+        minibatch.MINIBATCH_THREAD_WORK = 0
         reference = fit_big()
         assert numba.threading_layer() == "{layer}"
         with concurrent.futures.ThreadPoolExecutor(4) as pool:

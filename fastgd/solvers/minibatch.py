@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from .. import _threads
+from .._config import MINIBATCH_THREAD_WORK
 from ..data.coded import has_entries, store_of
 from ..optim.epoch import Model, chunk_rows, minibatch_epoch
 from ..optim.rules import Step
@@ -143,7 +144,7 @@ def _dense_epoch(model, step, work):
     threads pay (the same bits either way)."""
     if takes(model, step):
         return stochastic_epoch
-    threads = _threads.count(work)
+    threads = _threads.count(work, MINIBATCH_THREAD_WORK)
     if model.chunk_rows == 0 or threads < 2:
         return minibatch_epoch
     return functools.partial(threaded_minibatch_epoch, n_threads=threads)
