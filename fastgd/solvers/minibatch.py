@@ -133,7 +133,8 @@ def run_unit(model, step, lr, average_start, rows, carry):
         if model.standardized:
             to_raw(theta, model.center, model.inv_scale, model.n_out, raw)
     else:
-        kernel = _dense_epoch(model, step, rows.X.shape[0] * theta.shape[0])
+        visited = rows.order.shape[0] if rows.order.shape[0] > 0 else rows.X.shape[0]
+        kernel = _dense_epoch(model, step, visited * theta.shape[0])
         unit_loss, unit_weight, t = kernel(rows, model, step, theta, raw, slots, t, lr, average_start)
     return theta, raw, slots, t, loss_sum + unit_loss, weight_total + unit_weight
 
