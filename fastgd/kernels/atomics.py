@@ -30,53 +30,50 @@ def _check(array):
         raise TypeError("atomics take a 1-d int64 array")
 
 
-@intrinsic
-def load_acquire(typingctx, array, i):
+def _named(fn, name, doc):
+    """``fn`` as the intrinsic ``name`` of this module (its own name, for Numba's registries)."""
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return intrinsic(fn)
+
+
+def _load(name, ordering, doc):
+    def load(typingctx, array, i):
+        _check(array)
+
+        def codegen(context, builder, sig, args):
+            return builder.load_atomic(_pointer(context, builder, sig, args), ordering, 8)
+
+        return types.int64(array, i), codegen
+
+    return _named(load, name, doc)
+
+
+def _store(name, ordering, doc):
+    def store(typingctx, array, i, value):
+        _check(array)
+
+        def codegen(context, builder, sig, args):
+            value = context.cast(builder, args[2], sig.args[2], types.int64)
+            builder.store_atomic(value, _pointer(context, builder, sig, args), ordering, 8)
+            return context.get_dummy_value()
+
+        return types.void(array, i, value), codegen
+
+    return _named(store, name, doc)
+
+
+load_acquire = _load(
+    "load_acquire",
+    "acquire",
     """``array[i]``, read with acquire ordering: writes made before the matching
-    :func:`store_release` are visible after it."""
-    _check(array)
-
-    def codegen(context, builder, sig, args):
-        return builder.load_atomic(_pointer(context, builder, sig, args), "acquire", 8)
-
-    return types.int64(array, i), codegen
-
-
-@intrinsic
-def load_relaxed(typingctx, array, i):
-    """``array[i]``, read atomically with no ordering."""
-    _check(array)
-
-    def codegen(context, builder, sig, args):
-        return builder.load_atomic(_pointer(context, builder, sig, args), "monotonic", 8)
-
-    return types.int64(array, i), codegen
-
-
-@intrinsic
-def store_release(typingctx, array, i, value):
-    """``array[i] = value`` with release ordering: publishes every earlier write."""
-    _check(array)
-
-    def codegen(context, builder, sig, args):
-        value = context.cast(builder, args[2], sig.args[2], types.int64)
-        builder.store_atomic(value, _pointer(context, builder, sig, args), "release", 8)
-        return context.get_dummy_value()
-
-    return types.void(array, i, value), codegen
-
-
-@intrinsic
-def store_relaxed(typingctx, array, i, value):
-    """``array[i] = value``, written atomically with no ordering."""
-    _check(array)
-
-    def codegen(context, builder, sig, args):
-        value = context.cast(builder, args[2], sig.args[2], types.int64)
-        builder.store_atomic(value, _pointer(context, builder, sig, args), "monotonic", 8)
-        return context.get_dummy_value()
-
-    return types.void(array, i, value), codegen
+    :func:`store_release` are visible after it.""",
+)
+load_relaxed = _load("load_relaxed", "monotonic", """``array[i]``, read atomically with no ordering.""")
+store_release = _store(
+    "store_release", "release", """``array[i] = value`` with release ordering: publishes every earlier write."""
+)
+store_relaxed = _store("store_relaxed", "monotonic", """``array[i] = value``, written atomically with no ordering.""")
 
 
 @intrinsic
