@@ -4,11 +4,13 @@ textbook steps, and no deadlock however the threads are scheduled."""
 import numba
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fastgd
 from fastgd.kernels.losses import LOG_LOSS, SQUARED_ERROR
 from fastgd.optim.epoch import Model, Rows, chunk_rows, minibatch_epoch
-from fastgd.optim.rules import ADAM, ASGD, SGD, Step
+from fastgd.optim.rules import ADAM, ASGD, MOMENTUM, SGD, Step
 from fastgd.optim.space import to_raw
 from fastgd.optim.threaded_epoch import threaded_minibatch_epoch
 from fastgd.solvers import minibatch
@@ -165,3 +167,44 @@ def test_chunks_depend_on_the_shape_alone():
     assert chunk_rows(11, 256) == 0  # one chunk: a batch stays on one thread
     assert chunk_rows(101, 1) == 0
     assert chunk_rows(10_000, 256) == 16  # never fewer rows than 16
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(1, 1500),
+    d=st.integers(1, 50),
+    batch_size=st.integers(1, 700),
+    chunk=st.sampled_from([1, 3, 16, 64]),
+    rule=st.sampled_from([SGD, ASGD, MOMENTUM, ADAM]),
+    cuts=st.lists(st.floats(0.0, 1.0), max_size=4),
+    weighted=st.booleans(),
+    standardized=st.booleans(),
+    threads=st.integers(2, 4),
+)
+def test_any_shape_gives_the_serial_bits(n, d, batch_size, chunk, rule, cuts, weighted, standardized, threads):
+    """Shapes, batch sizes, chunk sizes and unit ends drawn at random: the threads never change a bit."""
+    rng = np.random.default_rng(n * 7 + d)
+    X = rng.normal(size=(n, d)) * 2.0 + 1.0
+    y = X @ rng.normal(size=d) + rng.normal(size=n)
+    w = rng.uniform(0.2, 2.0, n) if weighted else np.empty(0)
+    bounds = np.unique(np.r_[[int(c * n) for c in cuts if 0 < int(c * n) < n], n]).astype(np.int64)
+    P = d + 1
+    center = X.mean(axis=0) if standardized else np.zeros(d)
+    inv_scale = 1.0 / np.maximum(X.std(axis=0), 1e-3) if standardized else np.ones(d)
+    model = Model(SQUARED_ERROR, 0.0, 1, batch_size, n / w.sum() if weighted else 1.0, center, inv_scale,
+                  standardized, 0.0, False, chunk)
+    step = Step(rule, 0.9, 0.9, 0.999, 1e-8, np.r_[np.full(d, 1e-3), 0.0], np.zeros(P), np.ones(P))
+    rows = Rows(X, y, w, rng.permutation(n), bounds)
+    runs = []
+    for kernel, extra in ((minibatch_epoch, ()), (threaded_minibatch_epoch, (threads,))):
+        theta = np.zeros(P)
+        slots = np.zeros(({SGD: 0, ASGD: 1, MOMENTUM: 1, ADAM: 2}[rule], P))
+        raw = np.zeros(P) if standardized else theta
+        # A finite start for every rule: only an averaging rule has an average to report at.
+        loss, weight, t = kernel(rows, model, step, theta, raw, slots, 0, 1e-3, 5.0, *extra)
+        runs.append((theta, raw, slots, loss, weight, t))
+    a, b = runs
+    assert np.isfinite(a[0]).all()
+    assert a[5] == b[5] and a[3] == b[3] and a[4] == b[4]
+    for x, z in zip(a[:3], b[:3]):
+        assert np.array_equal(x, z)

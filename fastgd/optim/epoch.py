@@ -15,7 +15,7 @@ from numba import njit
 
 from .._config import JIT, MINIBATCH_CHUNK_WORK
 from ..kernels.fused import accumulate_blocked, loss_sum
-from .rules import gradient, update
+from .rules import ASGD, gradient, update
 from .space import gradient_to_standard, to_raw
 
 
@@ -119,14 +119,20 @@ def take_step(model, step, theta, raw, slots, parts, count, size, g, grad, shown
     update(step, theta, grad, slots, t, rate, average_start)
     if model.standardized:
         to_raw(theta, model.center, model.inv_scale, model.n_out, raw)
-    show_average(model, slots, t, average_start, shown)
+    show_average(model, step, slots, t, average_start, shown)
     return t
 
 
 @njit(**JIT)
-def show_average(model, slots, t, average_start, shown):
+def at_average(step, t, average_start):
+    """Whether the step after ``t`` reports at the running average (an averaging rule, past its start)."""
+    return step.rule == ASGD and t > average_start
+
+
+@njit(**JIT)
+def show_average(model, step, slots, t, average_start, shown):
     """Write the running average in data units into ``shown`` when the next step reports at it."""
-    if t > average_start:
+    if at_average(step, t, average_start):
         if model.standardized:
             to_raw(slots[0], model.center, model.inv_scale, model.n_out, shown)
         else:
@@ -161,7 +167,7 @@ def minibatch_epoch(rows, model, step, theta, raw, slots, t, lr, average_start):
     shown = np.empty(P)
     totals = np.zeros(2)
     parts = np.empty((chunk_count(model, model.batch_size), P + 2))
-    show_average(model, slots, t, average_start, shown)
+    show_average(model, step, slots, t, average_start, shown)
     unit = 0
     start = np.int64(0)  # not a literal 0, which would compile a kernel of its own
     while start < n:
@@ -170,7 +176,7 @@ def minibatch_epoch(rows, model, step, theta, raw, slots, t, lr, average_start):
         for c in range(count):
             a = start + c * model.chunk_rows
             b = stop if c == count - 1 else a + model.chunk_rows
-            chunk_sums(rows, model, raw, shown, t > average_start, a, b, n, parts[c])
+            chunk_sums(rows, model, raw, shown, at_average(step, t, average_start), a, b, n, parts[c])
         t = take_step(
             model, step, theta, raw, slots, parts, count, stop - start, g, grad, shown, t, lr, average_start, totals
         )

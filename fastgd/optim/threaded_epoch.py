@@ -44,7 +44,7 @@ from ..kernels.atomics import (
     store_relaxed,
     store_release,
 )
-from .epoch import batch_end, chunk_count, chunk_sums, show_average, take_step
+from .epoch import at_average, batch_end, chunk_count, chunk_sums, show_average, take_step
 
 # Slots of the shared ``sync`` array. The three counters sit 64 bytes apart,
 # so no two share a cache line.
@@ -107,7 +107,7 @@ def _work(rows, model, step, theta, raw, slots, lr, average_start, sync, parts, 
         c = k - first
         a = start + c * model.chunk_rows
         b = stop if k == limit - 1 else a + model.chunk_rows
-        chunk_sums(rows, model, raw, shown, t > average_start, a, b, n, parts[c])
+        chunk_sums(rows, model, raw, shown, at_average(step, t, average_start), a, b, n, parts[c])
         if fetch_add(sync, DONE, 1) + 1 == limit:
             # The batch's last chunk: its sums are all written (each thread
             # counted its chunk done after writing it).
@@ -128,7 +128,7 @@ def threaded_minibatch_epoch(rows, model, step, theta, raw, slots, t, lr, averag
     P = theta.shape[0]
     totals = np.zeros(2)
     shown = np.empty(P)
-    show_average(model, slots, t, average_start, shown)
+    show_average(model, step, slots, t, average_start, shown)
     sync = np.zeros(SYNC_SIZE, np.int64)
     sync[STEP] = t
     _publish(rows, model, sync, np.int64(0), n)
