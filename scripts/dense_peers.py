@@ -236,10 +236,9 @@ def _centred(X, y):
     return mean, target_mean, gram, X.T @ y / n - mean * target_mean
 
 
-def _ls_objective(X, y, l1=0.0, l2=0.0):
+def _ls_objective(compare, X, y, l1=0.0, l2=0.0):
     def objective(coef, intercept):
-        residual = y - X @ coef - intercept
-        return 0.5 * residual @ residual / len(y) + l1 * np.abs(coef).sum() + 0.5 * l2 * coef @ coef
+        return compare._ls_objective(X, y, coef, intercept, l2) + l1 * np.abs(coef).sum()
     return objective
 
 
@@ -252,7 +251,7 @@ def _ridge(compare, X, y):
     title = "dense ridge alpha=1e-3 to 1e-8 gap"
     print(f"{title}: mean((y - Xw - b)^2)/2 + alpha/2 ||w||^2 (scikit-learn, Intel's extension alpha n = "
           f"{alpha * n:.4g}; glum l1_ratio=0, skglm ElasticNet l1_ratio=0 and fastgd alpha)")
-    sweep = _sweep(compare, title, _ls_objective(X, y, l2=alpha), 1e-8, X, y)
+    sweep = _sweep(compare, title, _ls_objective(compare, X, y, l2=alpha), 1e-8, X, y)
     small = (X[:2000], y[:2000])
 
     def normal_equations():
@@ -311,7 +310,7 @@ def _lasso(compare, X, y):
     mean, target_mean, gram, cross = _centred(X, y)
     alpha = LASSO_SHARE * np.abs(cross).max()  # alpha_max = max |X_c.T y_c| / n zeroes every coefficient
     title = "dense lasso to 1e-6 gap"
-    sweep = _sweep(compare, title, _ls_objective(X, y, l1=alpha), 1e-6, X, y)
+    sweep = _sweep(compare, title, _ls_objective(compare, X, y, l1=alpha), 1e-6, X, y)
 
     def descent():
         coef = _lasso_cd(gram, cross, alpha)

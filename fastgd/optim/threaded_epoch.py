@@ -1,10 +1,9 @@
 """The mini-batch epoch on all threads, with the same bits as on one.
 
-A Numba parallel region per batch measured no faster than one thread (batches of
-256 rows of 100 features), so the threads enter one region for the whole
-epoch and share
-each batch's chunks (:func:`~fastgd.optim.epoch.chunk_sums`) through a few
-atomic counters (:mod:`fastgd.kernels.atomics`):
+A Numba parallel region per batch measured no faster than one thread
+(batches of 256 rows of 100 features), so the threads run the whole epoch
+and share each batch's chunks (:func:`~fastgd.optim.epoch.chunk_sums`)
+through a few atomic counters (:mod:`fastgd.kernels.atomics`):
 
 - the thread that finishes a batch's last chunk folds the chunks' sums in
   chunk order and takes the step (:func:`~fastgd.optim.epoch.take_step`),
@@ -15,17 +14,18 @@ atomic counters (:mod:`fastgd.kernels.atomics`):
 
 The sums are those of :func:`~fastgd.optim.epoch.minibatch_epoch`, folded in
 the same order, whichever thread took which chunk. No thread waits on a
-thread that has no work claimed: a thread that starts late (or never, when
-the threading layer runs the region's iterations one after another) finds
-the remaining chunks, or the end, so an epoch cannot deadlock. A thread
+thread that has no work claimed: a thread that starts late (or not before
+the others finish) finds the remaining chunks, or the end, so an epoch
+cannot deadlock. A thread
 with nothing to claim spins a little, then yields its core at every look: on
 a loaded machine the thread it waits for may be the one without a core.
 
 The threads are Python threads, each in one compiled call that releases the
 GIL: no threading layer is involved (so nothing changes in forked processes
-or under concurrent fits), starting them costs tens of microseconds an
-epoch, and a Numba parallel region around the same call added 12 s to the
-8 s it took to compile, in a cold mini-batch fit on a loaded machine.
+or under concurrent fits), starting and joining one costs about 180 us an
+epoch (hence :data:`~fastgd._config.MINIBATCH_THREAD_WORK`), and a Numba
+parallel region around the same call added 12 s to the 8 s it took to
+compile, in a cold mini-batch fit on a loaded machine.
 """
 
 import threading
