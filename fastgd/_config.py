@@ -30,6 +30,17 @@ MINIBATCH_CHUNK_WORK = 4096
 #: 0.83x (40 features) and 0.67x (100).
 MINIBATCH_THREAD_WORK = 1 << 22
 
+#: Multiply-adds (rows x (features + 2)**2) of a dense Gram pass below which it
+#: runs on one thread: starting threads (:func:`fastgd._threads.share`) costs
+#: a few hundred microseconds. Two threads against one measured 1.33x at 4.6M
+#: (10,000 x 20), 0.60x at 23M (50,000 x 20) and 0.53x at 2G.
+GRAM_THREAD_WORK = 1 << 24
+
+#: Elements of a column-statistics pass below which it runs on one thread
+#: (threads start at each wave of chunks): two threads against one measured
+#: 1.35-1.66x at 0.2M-1M elements and 0.69-0.78x at 1M-95M.
+STATS_THREAD_WORK = 1 << 21
+
 #: Chunks whose partial sums one parallel wave of a full pass holds at most,
 #: and the bytes their buffer may take (the pass then takes fewer chunks per
 #: wave, but at least ``MIN_WAVE_CHUNKS``). Waves keep the buffer independent

@@ -22,10 +22,11 @@
 - **When.** Work too small to pay for waking threads runs on the calling
   thread (:func:`kernel`); each parallel kernel has a serial twin that gives
   the same bits.
-- **Mini-batch epochs** share each batch among Python threads of their own,
-  each in one compiled call that releases the GIL
-  (:mod:`fastgd.optim.threaded_epoch`), as many as :func:`count` allows:
-  no threading layer is involved.
+- **Without a layer.** Mini-batch epochs (:mod:`fastgd.optim.threaded_epoch`)
+  and the Gram pass (:mod:`fastgd.kernels.gram`) run on Python threads of
+  their own (:func:`share`), each in one compiled call that releases the GIL,
+  as many as :func:`count` allows: no threading layer is involved, and their
+  kernels compile as fast as serial ones.
 """
 
 import contextlib
@@ -156,6 +157,38 @@ def count(work, least):
     """Threads for ``work`` elements shared by fastgd's own Python threads
     (no threading layer involved): 1 below ``least`` elements, where threads do not pay."""
     return 1 if work < least else max(1, numba.get_num_threads())
+
+
+def share(kernel, args, threads):
+    """Call ``kernel(*args)`` on ``threads`` threads at once (the caller's and
+    ``threads - 1`` new ones) and wait for all of them.
+
+    ``kernel`` is compiled with ``nogil`` and shares its work through atomic
+    counters in ``args``, so that a thread which starts late finds what is
+    left, or nothing. A thread starts in about 180 us here: callers keep
+    threads for work of milliseconds.
+    """
+    if threads <= 1:
+        kernel(*args)
+        return
+    errors = []
+
+    def helper():
+        try:
+            kernel(*args)
+        except BaseException as error:  # raised again in the caller
+            errors.append(error)
+
+    helpers = [threading.Thread(target=helper, daemon=True) for _ in range(threads - 1)]
+    for thread in helpers:
+        thread.start()
+    try:
+        kernel(*args)
+    finally:
+        for thread in helpers:
+            thread.join()
+    if errors:
+        raise errors[0]
 
 
 def _locked(kernel):

@@ -9,19 +9,19 @@ so that Dask workers can run them on their partitions.
 import numpy as np
 
 from . import _threads
-from ._config import CHUNK_ROWS
+from ._config import CHUNK_ROWS, GRAM_THREAD_WORK, STATS_THREAD_WORK
 from ._validation import first_nonfinite, kernel_dtype, readonly
 from .data.base import NO_WEIGHTS, Block, ColumnBlock
 from .kernels.columns import column_pass, column_pass_serial
 from .kernels.fused import full_pass, full_pass_serial, predict, predict_serial
-from .kernels.gram import dense_gram, dense_gram_serial
+from .kernels.gram import dense_gram
 from .kernels.losses import constant_losses
 from .data.coded import has_entries, store_of
 from .kernels.sparse import (
     sparse_gram, sparse_gram_serial, sparse_pass, sparse_pass_serial, sparse_predict, sparse_predict_serial,
     sparse_stats, sparse_stats_serial,
 )
-from .kernels.stats import column_stats, column_stats_serial
+from .kernels.stats import column_stats
 
 
 def add_sums(block, total, raw, loss, param, n_out):
@@ -56,8 +56,8 @@ def add_stats(block, acc, shift, center, inv_scale):
         kernel(store_of(X), block.w, shift, center, inv_scale, block.rows, *acc)
         return acc
     rows = len(block.rows) if len(block.rows) else block.X.shape[0]
-    kernel = _threads.kernel(column_stats, column_stats_serial, rows * block.X.shape[1])
-    kernel(block.X, block.w, shift, center, inv_scale, block.rows, CHUNK_ROWS, *acc)
+    threads = _threads.count(rows * block.X.shape[1], STATS_THREAD_WORK)
+    column_stats(block.X, block.w, shift, center, inv_scale, block.rows, CHUNK_ROWS, *acc, threads)
     return acc
 
 
@@ -65,15 +65,14 @@ def add_gram(block, total, shift):
     """Add a block's weighted Gram matrix of ``z = [x - shift, 1, y]`` to ``total``
     (``(d + 2, d + 2)``; rows ``d`` and ``d + 1`` hold only their upper triangle:
     ``sum(w)``, ``sum(w y)``, ``sum(w y**2)``)."""
-    rows = block.rows if len(block.rows) else slice(None)
     if has_entries(block.X):
         X = block.X
         kernel = _threads.kernel(sparse_gram, sparse_gram_serial, X.nnz * X.nnz // max(1, X.shape[0]))
         kernel(store_of(X), block.y, block.w, shift, block.rows, total)
         return total
     rows = len(block.rows) if len(block.rows) else block.X.shape[0]
-    kernel = _threads.kernel(dense_gram, dense_gram_serial, rows * total.shape[0] ** 2)
-    kernel(block.X, block.y, block.w, shift, block.rows, total)
+    threads = _threads.count(rows * total.shape[0] ** 2, GRAM_THREAD_WORK)
+    dense_gram(block.X, block.y, block.w, shift, block.rows, total, threads)
     return total
 
 

@@ -153,23 +153,52 @@ def test_gram_sums_do_not_depend_on_the_thread_count():
 
 
 @pytest.mark.parametrize("standardize", [True, False])
-def test_the_starting_sums_from_the_gram_matrix_equal_a_pass(diabetes, standardize):
-    """The exact solver measures ``tol``'s reference from its own sums, without a pass."""
+@pytest.mark.parametrize("at", ["start", "solution", "anywhere"])
+def test_the_sums_from_the_gram_matrix_equal_a_pass(diabetes, standardize, at):
+    """The exact solver measures ``tol``'s reference and its solution from its own sums, without a pass."""
     from fastgd.estimators.settings import settings
-    from fastgd.solvers.exact import Exact
+    from fastgd.solvers.exact import Exact, solution
 
     X, y = diabetes
-    w = np.random.default_rng(1).uniform(0.5, 2.0, len(y))
+    rng = np.random.default_rng(1)
+    w = rng.uniform(0.5, 2.0, len(y))
     for data in (X, sp.csr_matrix(np.where(X > 55, X, 0.0))):
         estimator = fastgd.GDRegressor(optimizer="exact", penalty="l2", alpha=1e-3, standardize=standardize)
         fit = settings(estimator)
         source = fastgd.open_dataset(data, target=y, weight=w).source.with_target(lambda v: v)
         problem = estimator._problem(source, fit, None)
+        solver = Exact(problem, fit.options)
         theta = np.zeros(problem.n_params)
         theta[-1] = np.average(y, weights=w)
+        if at == "solution":  # the loss is smallest here, so its rounding largest
+            G, shift = solver.gram()
+            theta = problem.from_data_units(solution(problem, G.copy(), shift))
+        elif at == "anywhere":
+            theta = rng.normal(size=problem.n_params) * np.r_[np.full(problem.n_features, 0.3), 100.0]
         expected = problem.sums(theta)
-        got = Exact(problem, fit.options).sums_at_start(theta)
-        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10 * np.abs(expected).max())
+        got = solver.sums_at_start(theta)
+        scale = np.abs(expected[:-2]).max() if at != "solution" else np.abs(problem.sums(0 * theta)[:-2]).max()
+        np.testing.assert_allclose(got[:-2], expected[:-2], rtol=0, atol=1e-12 * scale)
+        np.testing.assert_allclose(got[-2:], expected[-2:], rtol=1e-12)
+
+
+def test_a_fit_reads_the_data_once(diabetes, monkeypatch):
+    """One pass of Gram sums, and the solution measured from them: no pass of gradient sums."""
+    from fastgd import problem
+    from fastgd.solvers import exact
+
+    X, y = diabetes
+    calls = {"add_gram": 0, "add_sums": 0}
+    for module, name in ((exact, "add_gram"), (problem, "add_sums")):
+        def counted(*args, _name=name, _kernel=getattr(module, name)):
+            calls[_name] += 1
+            return _kernel(*args)
+        monkeypatch.setattr(module, name, counted)
+    model = fastgd.GDRegressor(optimizer="exact", penalty="l2", alpha=1e-3, standardize=False).fit(X, y)
+    assert model.converged_ and model.n_iter_ == 1
+    assert calls == {"add_gram": 1, "add_sums": 0}
+    expected = Ridge(alpha=1e-3 * len(y), solver="cholesky").fit(X, y)
+    assert _relative(model.coef_, expected.coef_) < 1e-10
 
 
 def _enet_objective(X, y, coef, intercept, alpha, l1_ratio):
@@ -232,17 +261,11 @@ def test_dense_gram_does_not_depend_on_the_thread_count(dtype):
     assert gram.runs(len(rows), 16) > 1
     for weights, idx in ((np.empty(0), np.empty(0, np.int64)), (w, rows)):
         results = []
-        for threads in (1, 2):
-            numba.set_num_threads(threads)
-            try:
-                total = np.zeros((15, 15))
-                gram.dense_gram(X, y, weights, shift, idx, total)
-                results.append(total)
-            finally:
-                numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        serial = np.zeros((15, 15))
-        gram.dense_gram_serial(X, y, weights, shift, idx, serial)
-        assert np.array_equal(results[0], results[1]) and np.array_equal(results[0], serial)
+        for threads in (1, 2, 3, 8):
+            total = np.zeros((15, 15))
+            gram.dense_gram(X, y, weights, shift, idx, total, threads)
+            results.append(total)
+        assert all(np.array_equal(results[0], other) for other in results[1:])
         take = idx if len(idx) else slice(None)
         Z = np.column_stack([X[take].astype(np.float64) - shift, np.ones(len(y[take])), y[take]])
         s = weights[take] if len(weights) else np.ones(len(Z))

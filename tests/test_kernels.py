@@ -124,6 +124,32 @@ def test_pass_is_bit_identical_across_runs_and_thread_counts():
         assert np.array_equal(results[0], other)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_column_stats_do_not_depend_on_threads_or_blocks(weighted):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300_000, 7)) * 5 + 50  # more chunks than one wave holds
+    w = rng.uniform(0, 2, X.shape[0]) if weighted else np.empty(0)
+    rows = rng.permutation(X.shape[0])[:250_000]
+    shift, center, inv = X[0].copy(), X.mean(0), 1 / X.std(0)
+    X, w = readonly(X), readonly(w)  # as fits pass them: no other specialization
+
+    def stats(idx, threads, block=None):
+        sums, extremes = np.zeros((2, 7)), np.zeros(3)
+        for part in np.split(idx, np.arange(block, len(idx), block)) if block else [idx]:  # whole chunks a block
+            part = readonly(part)
+            kernels.column_stats(X, w, shift, center, inv, part, CHUNK_ROWS, sums, extremes, threads)
+        return np.concatenate([sums.ravel(), extremes])
+
+    for idx in (np.arange(X.shape[0]), rows):
+        results = [stats(idx, threads) for threads in (1, 2, 3, 8)] + [stats(idx, 2, block=10 * CHUNK_ROWS)]
+        assert all(np.array_equal(results[0], other) for other in results[1:])
+        s = w[idx] if weighted else np.ones(len(idx))
+        Z = X[idx] - shift
+        norms = (((X[idx] - center) * inv) ** 2).sum(1) * s
+        expected = np.concatenate([s @ Z, s @ Z**2, [norms.max(), s.sum(), s.max()]])
+        np.testing.assert_allclose(results[0], expected, rtol=1e-10)
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     X=arrays(np.float64, st.tuples(st.integers(1, 40), st.just(3)), elements=st.floats(-100, 100)),
@@ -159,7 +185,7 @@ def _record_rows(monkeypatch, module, names, rows_of=lambda first: first):
 def test_float32_input_reaches_the_kernel_without_a_copy(monkeypatch, batch_size):
     X, y, _ = make_regression(5000, 6, dtype=np.float32)
     if batch_size is None:
-        seen = _record_rows(monkeypatch, passes, ["full_pass", "full_pass_serial"])
+        seen = _record_rows(monkeypatch, passes, ["full_pass", "full_pass_serial", "dense_gram"])
     else:
         seen = _record_rows(monkeypatch, minibatch, ["minibatch_epoch"], lambda rows: rows.X)
     fastgd.GDRegressor(batch_size=batch_size, max_iter=3, tol=None).fit(X, y)
@@ -171,7 +197,7 @@ def test_float32_input_reaches_the_kernel_without_a_copy(monkeypatch, batch_size
 
 KERNELS = [
     kernels.full_pass, kernels.full_pass_serial, kernels.predict, kernels.predict_serial,
-    kernels.column_stats, kernels.column_stats_serial, kernels.accumulate,
+    fastgd.kernels.stats.stats_chunks, kernels.accumulate,
     fastgd.kernels.fused.accumulate_blocked, fastgd.kernels.columns.column_pass,
     fastgd.kernels.columns.column_pass_serial, kernels.loss_sum, kernels.loss_grad,
     kernels.softmax_loss_grad, epoch.minibatch_epoch, rules.update, rules.gradient, space.to_raw,

@@ -13,6 +13,8 @@ import pytest
 
 import fastgd
 from fastgd import _threads, passes
+from fastgd._threads import share
+from fastgd.kernels import gram, stats
 from fastgd.solvers import minibatch
 
 from .datasets import make_regression
@@ -108,15 +110,24 @@ def test_other_layers_stay_safe_in_forks_and_threads(layer):
 
 def test_small_work_never_wakes_threads(monkeypatch):
     threaded = []
-    for name in ("full_pass", "column_stats", "predict"):
+    for name in ("full_pass", "predict"):
         kernel = getattr(passes, name)
         monkeypatch.setattr(passes, name, lambda *args, kernel=kernel: threaded.append(1) or kernel(*args))
+    shared = []
+    for module in (gram, stats):
+        monkeypatch.setattr(module, "share", lambda kernel, args, threads: shared.append(threads) or share(kernel, args, threads))
     X, y, _ = make_regression(500, 10, seed=1)
     fastgd.GDRegressor(standardize=True).fit(X, y).predict(X)
-    assert threaded == []
+    fastgd.GDRegressor(optimizer="lbfgs").fit(X, y)
+    assert threaded == [] and set(shared) == {1}
     X, y, _ = make_regression(*BIG)
-    fastgd.GDRegressor(max_iter=2, tol=None).fit(X, y)
+    fastgd.GDRegressor(optimizer="lbfgs", max_iter=2, tol=None).fit(X, y)
     assert threaded  # and big work does
+    del shared[:]
+    X, y = np.tile(X, (2, 1)), np.tile(y, 2)  # 2.4M elements, 60,000 x 42**2 multiply-adds
+    fastgd.GDRegressor().fit(X, y)
+    fastgd.GDRegressor(optimizer="lbfgs", max_iter=1, tol=None).fit(X, y)
+    assert len(shared) >= 2 and set(shared) == {_threads.thread_limit()}
 
 
 def test_fits_follow_the_thread_limits_users_set():

@@ -2,7 +2,7 @@
 
 from .fused import accumulate, full_pass, full_pass_serial, loss_sum, predict, predict_serial
 from .losses import GRAM, HINGE, HUBER, LOG_LOSS, MULTINOMIAL, POISSON, SQUARED_ERROR, loss_grad, softmax_loss_grad
-from .stats import column_stats, column_stats_serial
+from .stats import column_stats
 
 __all__ = [
     "GRAM",
@@ -14,7 +14,6 @@ __all__ = [
     "SQUARED_ERROR",
     "accumulate",
     "column_stats",
-    "column_stats_serial",
     "full_pass",
     "full_pass_serial",
     "loss_grad",

@@ -1,9 +1,11 @@
 """One pass of column statistics: shifted sums, sums of squares, row extremes."""
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .._config import JIT
+from .._threads import share
+from .atomics import fetch_add
 from .fused import wave_chunks
 
 
@@ -44,8 +46,18 @@ def _fold_stats(sums, extremes, parts, part_extremes, count):
         extremes[2] = max(extremes[2], part_extremes[c, 2])
 
 
-@njit(parallel=True, **JIT)
-def column_stats(X, sw, shift, center, inv_scale, idx, chunk_rows, sums, extremes):
+@njit(**JIT)
+def stats_chunks(X, sw, shift, center, inv_scale, idx, chunk_rows, first, count, ticket, parts, part_extremes):
+    """Claim chunks ``first + c`` from ``ticket[0]`` until ``count`` are taken, each into row ``c`` of the buffers."""
+    n = idx.shape[0] if idx.shape[0] > 0 else X.shape[0]
+    while True:
+        c = fetch_add(ticket, 0, 1)
+        if c >= count:
+            return
+        _stats_chunk(X, sw, shift, center, inv_scale, idx, chunk_rows, n, first + c, parts[c], part_extremes[c])
+
+
+def column_stats(X, sw, shift, center, inv_scale, idx, chunk_rows, sums, extremes, threads=1):
     """Add weighted column sums of ``X - shift`` and of its square, and row extremes, to ``sums`` and ``extremes``.
 
     Shifting by a value close to the column means (the first row will do) keeps
@@ -53,8 +65,12 @@ def column_stats(X, sw, shift, center, inv_scale, idx, chunk_rows, sums, extreme
     taken of ``(x - center) * inv_scale``. ``idx``, when non-empty, selects
     the rows. Chunks, waves and the order of summation are those of
     :func:`~fastgd.kernels.fused.full_pass`: the result does not depend on
-    the number of threads, and passing the same accumulators through
-    consecutive blocks gives the bits of one call over all of them.
+    ``threads``, and passing the same accumulators through consecutive
+    blocks gives the bits of one call over all of them.
+
+    The threads are started for each wave (:func:`fastgd._threads.share`),
+    which costs little in a pass made once a fit; a Numba parallel region
+    here compiled 2 s longer than the serial code.
 
     Parameters
     ----------
@@ -67,23 +83,12 @@ def column_stats(X, sw, shift, center, inv_scale, idx, chunk_rows, sums, extreme
     d = X.shape[1]
     n = idx.shape[0] if idx.shape[0] > 0 else X.shape[0]
     n_chunks = (n + chunk_rows - 1) // chunk_rows
-    wave = wave_chunks(2 * d + 3)
+    wave = wave_chunks.py_func(2 * d + 3)
     parts = np.empty((min(n_chunks, wave), 2, d))
     part_extremes = np.empty((min(n_chunks, wave), 3))
     for first in range(0, n_chunks, wave):
         count = min(wave, n_chunks - first)
-        for c in prange(count):
-            _stats_chunk(X, sw, shift, center, inv_scale, idx, chunk_rows, n, first + c, parts[c], part_extremes[c])
-        _fold_stats(sums, extremes, parts, part_extremes, count)
-
-
-@njit(**JIT)
-def column_stats_serial(X, sw, shift, center, inv_scale, idx, chunk_rows, sums, extremes):
-    """:func:`column_stats` on the calling thread: the same bits."""
-    d = X.shape[1]
-    n = idx.shape[0] if idx.shape[0] > 0 else X.shape[0]
-    part = np.empty((1, 2, d))
-    part_extremes = np.empty((1, 3))
-    for c in range((n + chunk_rows - 1) // chunk_rows):
-        _stats_chunk(X, sw, shift, center, inv_scale, idx, chunk_rows, n, c, part[0], part_extremes[0])
-        _fold_stats(sums, extremes, part, part_extremes, 1)
+        args = (X, sw, shift, center, inv_scale, idx, chunk_rows, first, count, np.zeros(1, np.int64), parts,
+                part_extremes)
+        share(stats_chunks, args, min(threads, count))
+        _fold_stats.py_func(sums, extremes, parts, part_extremes, count)  # a few adds a chunk: not worth compiling

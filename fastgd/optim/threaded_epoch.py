@@ -28,12 +28,11 @@ parallel region around the same call added 12 s to the 8 s it took to
 compile, in a cold mini-batch fit on a loaded machine.
 """
 
-import threading
-
 import numpy as np
 from numba import njit
 
 from .._config import JIT
+from .._threads import share
 from ..kernels.atomics import (
     compare_exchange,
     fetch_add,
@@ -135,10 +134,5 @@ def threaded_minibatch_epoch(rows, model, step, theta, raw, slots, t, lr, averag
     parts = np.empty((chunk_count(model, model.batch_size), P + 2))
     args = (rows, model, step, theta, raw, slots, lr, average_start, sync, parts, np.empty(P), np.empty(P), shown,
             totals, n)
-    helpers = [threading.Thread(target=_work, args=args, daemon=True) for _ in range(n_threads - 1)]
-    for helper in helpers:
-        helper.start()
-    _work(*args)
-    for helper in helpers:
-        helper.join()
+    share(_work, args, n_threads)
     return float(totals[0]), float(totals[1]), int(sync[STEP])

@@ -14,8 +14,11 @@ largest taken as zero. With an L1 penalty (lasso, elastic net), coordinate
 descent on the same matrix (:func:`~fastgd.kernels.coordinate.gram_lasso`)
 runs until no coordinate moves by more than :data:`CD_TOL` of the largest.
 
-The result is then measured like any epoch (one more pass: objective and
-optimality); if rounding left it short of ``tol``, L-BFGS continues from it.
+The result is measured like any epoch (objective and optimality) from the
+same sums, without a second pass: the objective is quadratic, so its value
+and gradient at any parameters are exact functions of the Gram matrix
+(:func:`gram_sums`). If rounding left it short of ``tol``, L-BFGS continues
+from it.
 The matrix has ``(d + 2)**2`` entries, and the solve holds a few of them:
 the solver is for ``d`` up to :data:`GRAM_MAX`, and ``optimizer="auto"``
 takes it up to :data:`AUTO_GRAM_MAX` features on sparse and categorical rows
@@ -76,30 +79,17 @@ class Exact:
         return self._gram
 
     def sums_at_start(self, theta):
-        """``problem.sums(theta)`` at zero weights, from the Gram sums: no pass."""
-        problem = self.problem
-        G, shift = self.gram()
-        d = problem.n_features
-        b = theta[d]  # with zero weights the standardized intercept is the data-unit one
-        weight, sy = G[d, d], G[d, d + 1]
-        sx = G[:d, d] + shift * weight
-        sxy = G[:d, d + 1] + shift * sy
-        total = np.empty(d + 3)
-        total[:d] = b * sx - sxy
-        total[d] = b * weight - sy
-        total[d + 1] = 0.5 * (b * b * weight - 2.0 * b * sy + G[d + 1, d + 1])
-        total[d + 2] = weight
-        if problem.standardized:
-            gradient_to_standard(total, problem.center, problem.inv_scale, 1)
-        return total
+        """``problem.sums(theta)`` from the Gram sums: no pass."""
+        return gram_sums(self.problem, *self.gram(), theta)
 
     def run(self, state, epochs, after_epoch):
         problem = self.problem
-        raw = solution(problem, *self.gram())
-        self._gram = None  # solved in place
+        G, shift = self.gram()
+        raw = solution(problem, G.copy(), shift)
+        self._gram = None
         theta = problem.from_data_units(raw)
         theta *= problem.weights[2]  # features of scale 0 stay at 0
-        sums = problem.sums(theta)
+        sums = gram_sums(problem, G, shift, theta)
         problem.check_finite(sums, "solving the normal equations")
         state.theta = theta
         state.epochs += 1
@@ -127,6 +117,33 @@ def gram(problem):
     G = source.reduce(add_gram, (shift,), np.zeros((d + 2, d + 2)), np.add)
     problem.check_finite(G, "summing the Gram matrix")
     return G, shift
+
+
+def gram_sums(problem, G, shift, theta):
+    """``problem.sums(theta)`` (gradient, loss and weight sums of squared error)
+    from the sums ``G`` of :func:`gram`.
+
+    With ``u = x - shift``, ``p = u @ w + c`` where ``c = b + shift @ w``: the
+    error sum is ``e = sum(s (p - y))``, the gradient of the weights is
+    ``U'S(p - y) + shift * e``, and the loss sum follows from those without
+    another pass. Its rounding error grows with ``sum(s y**2)`` over the loss
+    (a near-exact fit of large targets), and it is kept at least 0.
+    """
+    d = problem.n_features
+    raw = problem.raw(theta)
+    w, c = raw[:d], raw[d] + shift @ raw[:d]
+    su, uy = G[:d, d], G[:d, d + 1]
+    weight, sy, yy = G[d, d], G[d, d + 1], G[d + 1, d + 1]
+    error = w @ su + c * weight - sy
+    gu = G[:d, :d] @ w + c * su - uy
+    total = np.empty(d + 3)
+    total[:d] = gu + shift * error
+    total[d] = error
+    total[d + 1] = 0.5 * max(w @ (gu - uy) + c * (error - sy) + yy, 0.0)
+    total[d + 2] = weight
+    if problem.standardized:
+        gradient_to_standard(total, problem.center, problem.inv_scale, 1)
+    return total
 
 
 def solution(problem, G, shift):
