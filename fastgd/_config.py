@@ -104,6 +104,12 @@ SMALL_DATA_BYTES = 1 << 24
 #: numeric columns, never of a one-hot matrix.
 CODED_CACHE_BYTES = 1 << 28
 
+#: In-memory arrays of another layout or dtype are converted once for
+#: mini-batch descent when the converted copy takes at most this much (see
+#: :class:`~fastgd.data.arrays.ArraySource`); larger ones, and memory maps,
+#: are converted piece by piece every epoch.
+CONVERTED_CACHE_BYTES = 1 << 28
+
 #: Categorical columns with at most this many categories are centred in
 #: mini-batch descent: every step then updates each of their categories.
 CENTRED_CATEGORIES = 256

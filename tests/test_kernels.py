@@ -195,6 +195,38 @@ def test_float32_input_reaches_the_kernel_without_a_copy(monkeypatch, batch_size
         assert arg.ctypes.data == X.ctypes.data and arg.shape == X.shape
 
 
+@pytest.mark.parametrize("mapped", [False, True])
+def test_a_fortran_array_is_converted_once_for_minibatch_unless_mapped(monkeypatch, tmp_path, mapped):
+    X, y, _ = make_regression(100_000, 6)  # more than one conversion piece (4 MiB)
+    F = np.asfortranarray(X)  # what DataFrame.to_numpy() gives
+    if mapped:
+        np.save(tmp_path / "F.npy", F)
+        F = np.load(tmp_path / "F.npy", mmap_mode="r")
+        assert F.flags.f_contiguous
+    seen = _record_rows(monkeypatch, minibatch, ["minibatch_epoch"], lambda rows: rows.X)
+    model = fastgd.GDRegressor(batch_size=64, max_iter=3, tol=None, random_state=0).fit(F, y)
+    if mapped:  # bounded pieces, never the whole array
+        assert max(arg.shape[0] for arg in seen) < X.shape[0]
+    else:
+        assert len({arg.ctypes.data for arg in seen}) == 1 and seen[0].shape == X.shape
+    assert all(arg.flags.c_contiguous for arg in seen) and F.flags.f_contiguous
+    reference = fastgd.GDRegressor(batch_size=64, max_iter=3, tol=None, random_state=0).fit(X, y)
+    assert np.array_equal(model.coef_, reference.coef_) and model.intercept_ == reference.intercept_
+
+
+def test_a_fortran_array_is_converted_at_its_second_pass_and_never_for_one(monkeypatch):
+    X, y, _ = make_regression(100_000, 6)
+    F = np.asfortranarray(X)
+    source = fastgd.open_dataset(F, target=y).source
+    first = [block.X.shape[0] for block in source.blocks()]
+    second = [block.X.shape[0] for block in source.blocks()]
+    assert len(first) > 1 and second == [X.shape[0]]  # pieces, then the whole converted copy
+    assert np.array_equal(next(source.blocks()).X, X) and F.flags.f_contiguous
+    seen = _record_rows(monkeypatch, passes, ["dense_gram"])
+    fastgd.GDRegressor(optimizer="exact").fit(F, y)  # one pass: no whole copy
+    assert len(seen) > 1 and max(X.shape[0] for X in seen) < X.shape[0]
+
+
 KERNELS = [
     kernels.full_pass, kernels.full_pass_serial, kernels.predict, kernels.predict_serial,
     fastgd.kernels.stats.stats_chunks, kernels.accumulate,
