@@ -447,7 +447,13 @@ def _info(args, status):
     lines += _top_coefficients(model, args.top)
     lines += _by_category(model, args.top)
     history = model.loss_history_
-    lines.append(f"training: {_count_of(model.n_iter_, 'epoch')}, {outcome(model)}, learning rate {model.learning_rate_:.6g}")
+    method = getattr(model, "optimizer_", None)
+    training = f"training: {_count_of(model.n_iter_, 'epoch')}, {outcome(model)}"
+    if method is not None:
+        training += f", optimizer {method}"
+    if method is None or method.rsplit(" ", 1)[-1] not in ("exact", "lbfgs"):  # the others take a rate
+        training += f", learning rate {model.learning_rate_:.6g}"
+    lines.append(training)
     if len(history):
         lines.append(f"objective: first epoch {history[0]:.10g}, last {history[-1]:.10g}, best {history.min():.10g}")
     validation = getattr(model, "validation_loss_history_", None)

@@ -61,6 +61,7 @@ def save(estimator, path):
             "optimality": _finite_or_none(getattr(estimator, "optimality_", None)),
             "interrupted": bool(getattr(estimator, "interrupted_", False)),
             "learning_rate": float(estimator.learning_rate_),
+            "optimizer": getattr(estimator, "optimizer_", None),
             "loss": np.asarray(estimator.loss_history_, dtype=np.float64).tolist(),
             "validation_loss": _optional_list(getattr(estimator, "validation_loss_history_", None)),
         },
@@ -194,6 +195,9 @@ def load(path):
     estimator.optimality_ = float("nan") if optimality is None else float(optimality)
     estimator.interrupted_ = bool(history.get("interrupted", False))
     estimator.learning_rate_ = float(check.field(history, "learning_rate", (int, float)))
+    optimizer = history.get("optimizer")  # absent from files written before it was recorded
+    check.that(optimizer is None or isinstance(optimizer, str), "history.optimizer must be a string")
+    estimator.optimizer_ = optimizer
     estimator.loss_history_ = loss
     if history.get("validation_loss") is not None:
         estimator.validation_loss_history_ = check.array(history["validation_loss"], "history.validation_loss")

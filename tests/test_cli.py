@@ -50,6 +50,7 @@ def test_fit_predict_info_on_parquet_and_csv_match_the_library(files):
         assert info.returncode == 0, info.stderr
         assert "estimator: GDRegressor" in info.stdout and "penalty: l2 (alpha 0.001" in info.stdout
         assert "features: 3: a, b, c" in info.stdout and "converged" in info.stdout
+        assert "optimizer exact" in info.stdout and "learning rate" not in info.stdout  # the solve takes no steps
         assert f"fastgd {fastgd.__version__}" in info.stdout
     history = (root / "h.csv").read_text().splitlines()
     assert history[0] == "epoch,objective" and len(history) == library.n_iter_ + 1

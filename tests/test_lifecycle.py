@@ -2,6 +2,7 @@
 between them, pickles and model files, failures that change nothing."""
 
 import gc
+import json
 import math
 import os
 import pickle
@@ -180,6 +181,28 @@ def test_loaded_and_pickled_models_both_continue_from_coef(data, tmp_path, optim
     assert moved(loaded, parameters(model)) > 1e-6
     if optimizer == "sgd":
         np.testing.assert_allclose(loaded.coef_, pickled.coef_, rtol=1e-12)
+
+
+def test_optimizer_names_the_method_and_survives_saving(data, tmp_path):
+    X, y = data
+    cases = [
+        (fastgd.GDRegressor(), "exact"),
+        (fastgd.GDRegressor(loss="huber"), "lbfgs"),
+        (fastgd.GDRegressor(penalty="l1", alpha=0.01, optimizer="accelerated"), "accelerated"),
+        (fastgd.GDRegressor(batch_size=64, max_iter=2, tol=None), "asgd"),
+        (fastgd.GDClassifier(optimizer="adam", batch_size=64, max_iter=2, tol=None), "adam"),
+    ]
+    for model, method in cases:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
+            model.fit(X, y > np.median(y) if isinstance(model, fastgd.GDClassifier) else y)
+        assert model.optimizer_ == method
+        model.save(tmp_path / "m.json")
+        assert fastgd.load(tmp_path / "m.json").optimizer_ == method
+    document = json.loads((tmp_path / "m.json").read_text())
+    del document["history"]["optimizer"]  # a file written before it was recorded
+    (tmp_path / "old.json").write_text(json.dumps(document))
+    assert fastgd.load(tmp_path / "old.json").optimizer_ is None
 
 
 def test_a_refit_replaces_every_fitted_attribute(data, tmp_path):

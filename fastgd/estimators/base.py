@@ -305,6 +305,7 @@ class GDBase(ParamsMixin):
             optimality_=float(result.optimality[-1]) if len(result.optimality) else float("nan"),
             interrupted_=result.interrupted,
             learning_rate_=result.learning_rate,
+            optimizer_=result.optimizer,
             n_features_in_=len(problem.source.input_names or ()) or problem.n_features,
             _state=state,
         )

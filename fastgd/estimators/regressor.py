@@ -148,6 +148,10 @@ class GDRegressor(GDBase):
         propagates)
     learning_rate_ : float, the base rate at the end (1.0 for "lbfgs", which searches
         its own steps, and for the exact solve, which takes none)
+    optimizer_ : str, the method that took the last fit's steps: "exact",
+        "lbfgs", "accelerated" or an update rule ("sgd", "asgd", ...), or
+        "exact, then lbfgs" where rounding left the exact solve short of ``tol``
+        (None in models saved before it was recorded)
     n_features_in_ : int, the input columns (a categorical column counts once)
     feature_names_in_ : ndarray of str, when fitted on named columns
     categories_ : dict, with categorical columns: column name to its

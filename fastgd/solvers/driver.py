@@ -42,6 +42,10 @@ class FitResult:
     #: Why the fit ended: "converged", "stalled", "max_iter", "early_stopping",
     #: "callback", "interrupted", or None (``partial_fit``'s epochs).
     stop_reason: str | None = None
+    #: The method that took the steps: "exact", "lbfgs", "accelerated", an
+    #: update rule ("sgd", "asgd", "adam", ...), or "exact, then lbfgs" (or
+    #: "accelerated") where rounding left the exact solve short of ``tol``.
+    optimizer: str | None = None
 
 
 def solver_for(problem, options, whole_fit=True):
@@ -155,5 +159,6 @@ def solve(problem, options, state, validation=None, epochs=None):
         interrupted=monitor.reason == INTERRUPTED,
         optimality=np.asarray(monitor.optimality),
         stop_reason=monitor.reason,
+        optimizer=solver.name,
     )
     return result, state

@@ -70,6 +70,9 @@ class Exact:
         self.problem = problem
         self.options = options
         self._gram = None
+        #: The method, as ``optimizer_`` reports it: "exact", then the
+        #: descent that continued, if rounding left the solve short of ``tol``.
+        self.name = "exact"
 
     def gram(self):
         """``(G, shift)``: the sums of the pass (see :func:`gram`), taken once (the problem's, if it holds them)."""
@@ -103,7 +106,9 @@ class Exact:
             options = replace(self.options, optimizer="accelerated")
             if state.rate_key == UNMEASURED:
                 state.lr, state.rate_key = base_rate(problem, options, theta)
+            self.name = "exact, then accelerated"
             return FullBatch(problem, options).run(state, epochs - 1, after_epoch)
+        self.name = "exact, then lbfgs"
         return Lbfgs(problem, self.options).run(state, epochs - 1, after_epoch)
 
 

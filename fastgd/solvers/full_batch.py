@@ -63,6 +63,7 @@ class FullBatch:
         self.problem = problem
         self.options = options
         self.accelerated = options.optimizer == "accelerated"
+        self.name = options.optimizer
         self.step = rules.Step(
             rules.SGD if self.accelerated else options.rule.code, options.momentum, options.beta1,
             options.beta2, options.eps, *problem.weights,

@@ -31,6 +31,9 @@ COMPILED_TWO_LOOP = 1 << 16
 class Lbfgs:
     """L-BFGS with a backtracking line search (see the module docstring)."""
 
+    #: The method, as ``optimizer_`` reports it.
+    name = "lbfgs"
+
     def __init__(self, problem, options):
         self.problem = problem
         self.options = options

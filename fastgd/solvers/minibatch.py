@@ -28,6 +28,7 @@ class MiniBatch:
     def __init__(self, problem, options):
         self.problem = problem
         self.options = options
+        self.name = options.optimizer
         self.rule = options.rule
         source = problem.source
         if source.sparse:
