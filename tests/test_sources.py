@@ -291,3 +291,26 @@ def test_small_parquet_data_is_decoded_once_per_fit(tmp_path, monkeypatch):
     assert passes <= 3, reads  # the statistics, the step size, the cached blocks: not one per epoch
     reference = fastgd.GDRegressor(penalty="l1", alpha=0.01, max_iter=30, tol=None).fit(X, table.column("y").to_numpy())
     np.testing.assert_allclose(model.coef_, reference.coef_, rtol=0, atol=1e-12)
+
+
+def test_row_groups_are_read_once_a_pass_one_ahead_and_not_past_the_first_piece(tmp_path, monkeypatch):
+    from fastgd.data import arrow
+
+    rng = np.random.default_rng(97)
+    X = rng.standard_normal((60_000, 100))
+    table = pa.table({**{f"c{j}": X[:, j] for j in range(100)}, "y": X @ np.arange(100.0)})
+    pq.write_table(table, tmp_path / "t.parquet", row_group_size=12_000)  # 5 blocks of several pieces
+    dataset = fastgd.open_dataset(tmp_path / "t.parquet", target="y")
+    source = dataset.source
+    assert source.piece_rows < 12_000
+    reads = []
+    read = arrow.ParquetReader.read
+    monkeypatch.setattr(arrow.ParquetReader, "read", lambda self, k, columns: reads.append(k) or read(self, k, columns))
+    source.first_row()
+    assert reads == [0]  # a pass that stops at the first piece decodes one block
+    del reads[:]
+    rows = np.concatenate([block.X.copy() for block in source.blocks()])  # one buffer, reused
+    assert sorted(reads) == [0, 1, 2, 3, 4]
+    np.testing.assert_array_equal(rows, X)  # the columns transposed into rows, in order
+    model = fastgd.GDRegressor(optimizer="exact").fit(dataset)
+    np.testing.assert_allclose(model.coef_, np.arange(100.0), rtol=0, atol=1e-9)

