@@ -22,11 +22,12 @@
 - **When.** Work too small to pay for waking threads runs on the calling
   thread (:func:`kernel`); each parallel kernel has a serial twin that gives
   the same bits.
-- **Without a layer.** Mini-batch epochs (:mod:`fastgd.optim.threaded_epoch`)
-  and the Gram pass (:mod:`fastgd.kernels.gram`) run on Python threads of
-  their own (:func:`share`), each in one compiled call that releases the GIL,
-  as many as :func:`count` allows: no threading layer is involved, and their
-  kernels compile as fast as serial ones.
+- **Without a layer.** Mini-batch epochs (:mod:`fastgd.optim.threaded_epoch`),
+  the Gram pass (:mod:`fastgd.kernels.gram`) and the column statistics
+  (:mod:`fastgd.kernels.stats`) run on Python threads of their own
+  (:func:`share`), each in one compiled call that releases the GIL, as many
+  as :func:`count` allows: no threading layer is involved, and their kernels
+  compile as fast as serial ones.
 """
 
 import contextlib
