@@ -35,6 +35,11 @@ def threads_for_any_epoch(monkeypatch):
 
 def fit_big(seed=0, **params):
     X, y, _ = make_regression(*BIG, seed=seed)
+    if params.get("optimizer") is None:
+        params.pop("optimizer", None)
+        if params.get("batch_size") is None:
+            # L-BFGS runs the threading layer's passes; "exact" runs fastgd's own threads (the Gram pass).
+            params["optimizer"] = "lbfgs"
     model = fastgd.GDRegressor(penalty="l2", alpha=1e-3, max_iter=20, tol=None, **params).fit(X, y)
     return np.append(model.coef_, model.intercept_)
 
@@ -51,24 +56,27 @@ def test_a_layer_the_user_names_that_may_be_tbb_finds_it(layer):
     assert out.stdout.strip() == "tbb", out.stderr[-2000:]
 
 
-@pytest.mark.parametrize("batch_size", [None, 256])
-def test_fits_in_forked_workers_after_the_parent_trained(batch_size):
-    reference = fit_big(batch_size=batch_size, random_state=0)  # the parent runs threaded kernels first
+KINDS = [(None, "lbfgs"), (None, "exact"), (256, None)]
+
+
+@pytest.mark.parametrize("batch_size, optimizer", KINDS)
+def test_fits_in_forked_workers_after_the_parent_trained(batch_size, optimizer):
+    reference = fit_big(batch_size=batch_size, optimizer=optimizer, random_state=0)  # threads run first
     context = multiprocessing.get_context("fork")
     with context.Pool(2) as pool:
-        results = pool.starmap_async(_fit_in_child, [(batch_size,)] * 4).get(timeout=300)
+        results = pool.starmap_async(_fit_in_child, [(batch_size, optimizer)] * 4).get(timeout=300)
     for result in results:
         np.testing.assert_array_equal(result, reference)
 
 
-def _fit_in_child(batch_size):
-    return fit_big(batch_size=batch_size, random_state=0)
+def _fit_in_child(batch_size, optimizer=None):
+    return fit_big(batch_size=batch_size, optimizer=optimizer, random_state=0)
 
 
-@pytest.mark.parametrize("batch_size", [None, 256])
-def test_eight_fits_from_python_threads_at_once(batch_size):
+@pytest.mark.parametrize("batch_size, optimizer", KINDS)
+def test_eight_fits_from_python_threads_at_once(batch_size, optimizer):
     def fit(seed):
-        return fit_big(seed, batch_size=batch_size, random_state=0)
+        return fit_big(seed, batch_size=batch_size, optimizer=optimizer, random_state=0)
 
     references = [fit(seed) for seed in range(8)]
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
