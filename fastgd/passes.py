@@ -37,7 +37,7 @@ def add_sums(block, total, raw, loss, param, n_out):
         return total
     rows = len(block.rows) if len(block.rows) else block.X.shape[0]
     kernel = _threads.kernel(full_pass, full_pass_serial, rows * raw.shape[0])
-    kernel(block.X, block.y, block.w, raw, loss, param, n_out, block.rows, CHUNK_ROWS, total)
+    kernel(block.X, block.y, block.w, raw, loss, param, n_out if n_out > 1 else None, block.rows, CHUNK_ROWS, total)
     return total
 
 

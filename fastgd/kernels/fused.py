@@ -18,7 +18,7 @@ from .losses import loss_grad, softmax_loss_grad
 from .prefetch import DISTANCE, prefetch_row
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def _term(loss, param, p, y, sw, i, weighted):
     """Row ``i``'s weighted loss, weighted derivative and weight."""
     value, r = loss_grad(loss, p, y[i], param)
@@ -28,7 +28,7 @@ def _term(loss, param, p, y, sw, i, weighted):
     return value, r, 1.0
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def logits(x, theta, n_out, p):
     """Write the ``n_out`` linear predictors of row ``x`` into ``p``."""
     d = x.shape[0]
@@ -40,7 +40,7 @@ def logits(x, theta, n_out, p):
         p[c] = z
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def accumulate(X, y, sw, theta, loss, param, n_out, idx, start, stop, g):
     """Add the loss and gradient sums of some rows of ``X`` to ``g``.
 
@@ -50,7 +50,9 @@ def accumulate(X, y, sw, theta, loss, param, n_out, idx, start, stop, g):
     y, sw : (n,) float64 arrays; ``sw`` may be empty (unit weights)
     theta : (n_out * (d + 1),) float64 parameters
     loss, param : int code from :mod:`fastgd.kernels.losses` and its parameter
-    n_out : int, outputs (classes of the softmax, else 1)
+    n_out : int, outputs (classes of the softmax, else 1), or None for one
+        output: Numba then compiles no softmax code, which a cold first fit
+        would wait for
     idx : int64 array; when non-empty, row ``idx[k]`` is visited for each
         ``k`` in ``[start, stop)``, otherwise row ``k`` itself
     g : float64 array of at least ``n_out * (d + 1)`` entries; receives the
@@ -60,14 +62,14 @@ def accumulate(X, y, sw, theta, loss, param, n_out, idx, start, stop, g):
     -------
     loss_sum, weight_sum : float
     """
-    if n_out > 1:
+    if n_out is not None and n_out > 1:
         return _softmax_rows(X, y, sw, theta, n_out, idx, start, stop, g)
     loss_total, weight_total, gb = _rows(X, y, sw, theta, loss, param, idx, start, stop, stop, g)
     g[X.shape[1]] += gb
     return loss_total, weight_total
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def accumulate_blocked(X, y, sw, theta, loss, param, n_out, idx, start, stop, horizon, g):
     """:func:`accumulate`, taking single-output rows four at a time.
 
@@ -201,7 +203,7 @@ def loss_sum(X, y, sw, theta, loss, param, n_out, idx, start, stop):
     return total
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def _chunk_sums(X, y, sw, theta, loss, param, n_out, idx, chunk_rows, n, c, part):
     """Write the sums of chunk ``c`` (rows ``c * chunk_rows`` on) into ``part``."""
     P = theta.shape[0]
@@ -214,7 +216,7 @@ def _chunk_sums(X, y, sw, theta, loss, param, n_out, idx, chunk_rows, n, c, part
     part[P + 1] = weight_total
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def wave_chunks(width):
     """Chunks summed per parallel wave into rows of ``width`` sums.
 
@@ -226,7 +228,7 @@ def wave_chunks(width):
     return max(min(WAVE_CHUNKS, WAVE_BYTES // (8 * width)), MIN_WAVE_CHUNKS)
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def fold(total, parts, count):
     """Add the first ``count`` rows of ``parts`` to ``total``, one after the other."""
     for c in range(count):
@@ -247,6 +249,7 @@ def full_pass(X, y, sw, theta, loss, param, n_out, idx, chunk_rows, total):
     all of them. Chunks are taken a wave at a time (see :func:`wave_chunks`),
     which bounds the buffer whatever the number of rows.
 
+    ``n_out`` is as for :func:`accumulate` (None: one output).
     ``total`` is a (P + 2,) float64 array, ``P = n_out * (d + 1)``: the
     gradient sums laid out as ``theta``, then the loss sum and the weight sum.
     """
@@ -274,7 +277,7 @@ def full_pass_serial(X, y, sw, theta, loss, param, n_out, idx, chunk_rows, total
         fold(total, part, 1)
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def _predict_row(X, theta, out, i):
     d = X.shape[1]
     for c in range(out.shape[1]):

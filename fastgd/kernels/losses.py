@@ -25,7 +25,7 @@ HINGE = 5
 #: Softmax cross-entropy over K outputs; see :func:`softmax_loss_grad`.
 MULTINOMIAL = 6
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def loss_grad(code, p, y, param):
     """Loss and its derivative with respect to the prediction ``p``."""
     if code == SQUARED_ERROR:
@@ -58,7 +58,7 @@ def loss_grad(code, p, y, param):
     return math.nan, math.nan
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def softmax_loss_grad(p, label, r):
     """Softmax cross-entropy of logits ``p`` for class ``label``.
 

@@ -52,7 +52,7 @@ def _prefetch_1d(typingctx, array, i):
     return types.void(array, i), codegen
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def prefetch_row(X, y, sw, i):
     """Request every cache line of row ``i`` of the C-contiguous ``X``, and its target and weight."""
     step = 64 // X.itemsize

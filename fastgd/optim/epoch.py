@@ -62,7 +62,7 @@ def chunk_rows(n_params, batch_size):
     return 0 if rows >= batch_size else rows
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def batch_end(rows, model, start, unit, n):
     """Where the batch starting at ``start`` ends: at most ``batch_size`` rows, within its unit."""
     bounds = rows.bounds
@@ -70,14 +70,14 @@ def batch_end(rows, model, start, unit, n):
     return min(unit_stop, start + model.batch_size), unit_stop
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def chunk_count(model, size):
     """Chunks of a batch of ``size`` rows."""
     c = model.chunk_rows
     return 1 if c == 0 else (size + c - 1) // c
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def chunk_sums(rows, model, raw, shown, averaging, start, stop, n, part):
     """Write the gradient, loss and weight sums of rows ``[start, stop)`` into ``part``.
 
@@ -96,7 +96,7 @@ def chunk_sums(rows, model, raw, shown, averaging, start, stop, n, part):
     part[P + 1] = weight
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def take_step(model, step, theta, raw, slots, parts, count, size, g, grad, shown, t, lr, average_start, totals):
     """Fold the first ``count`` rows of ``parts`` in order, step, and return the new step count.
 
@@ -123,13 +123,13 @@ def take_step(model, step, theta, raw, slots, parts, count, size, g, grad, shown
     return t
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def at_average(step, t, average_start):
     """Whether the step after ``t`` reports at the running average (an averaging rule, past its start)."""
     return step.rule == ASGD and t > average_start
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def show_average(model, step, slots, t, average_start, shown):
     """Write the running average in data units into ``shown`` when the next step reports at it."""
     if at_average(step, t, average_start):

@@ -132,14 +132,14 @@ class Step(NamedTuple):
     mask: np.ndarray
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def gradient(g, scale, mask, out):
     """``out = mask * scale * g``: the mean loss's gradient from gradient sums."""
     for j in range(out.shape[0]):
         out[j] = mask[j] * scale * g[j]
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def prox(theta, j, step, l2w, l1w):
     """Proximal operator of ``step * (l1w|t| + l2w t**2 / 2)`` at ``theta[j]``, in place."""
     v = theta[j]
@@ -153,14 +153,14 @@ def prox(theta, j, step, l2w, l1w):
     theta[j] = v / (1.0 + step * l2w[j])
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def _momentum(step, theta, g, v, j, lr, nesterov):
     v[j] = step.momentum * v[j] + g
     theta[j] -= lr * (g + step.momentum * v[j] if nesterov else v[j])
     return lr
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def _adaptive(step, theta, g, slots, j, t, lr, code):
     s = slots[0]
     if code == ADAGRAD:
@@ -180,7 +180,7 @@ def _adaptive(step, theta, g, slots, j, t, lr, code):
     return size
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def _average(avg, theta, j, t, average_start):
     avg[j] += (theta[j] - avg[j]) / (t - average_start)
 

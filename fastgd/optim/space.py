@@ -12,7 +12,7 @@ from numba import njit
 from .._config import JIT
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def to_raw(theta, mean, inv_scale, n_out, raw):
     """Write the data-unit parameters of standardized ``theta`` into ``raw``."""
     d = mean.shape[0]
@@ -32,7 +32,7 @@ def to_raw(theta, mean, inv_scale, n_out, raw):
         raw[base + d] = theta[base + d] - shift
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def from_raw(raw, mean, scale, n_out, theta):
     """Write the standardized parameters of data-unit ``raw`` into ``theta``."""
     d = mean.shape[0]
@@ -46,7 +46,7 @@ def from_raw(raw, mean, scale, n_out, theta):
         theta[base + d] = raw[base + d] + shift
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def gradient_to_standard(g, mean, inv_scale, n_out):
     """Map gradient sums taken in data units to standardized ones, in place."""
     d = mean.shape[0]
