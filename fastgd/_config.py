@@ -36,10 +36,17 @@ MINIBATCH_THREAD_WORK = 1 << 22
 #: (10,000 x 20), 0.60x at 23M (50,000 x 20) and 0.53x at 2G.
 GRAM_THREAD_WORK = 1 << 24
 
-#: Elements of a column-statistics pass below which it runs on one thread
-#: (threads start at each wave of chunks): two threads against one measured
-#: 1.35-1.66x at 0.2M-1M elements and 0.69-0.78x at 1M-95M.
-STATS_THREAD_WORK = 1 << 21
+#: Elements of a column-statistics pass below which it runs on one thread:
+#: two threads against one (fastgd's waiting helpers) measured 0.94-1.24x at
+#: 0.26M elements, 0.64-0.96x at 0.5M and 0.52-0.81x from 1M to 17M.
+STATS_THREAD_WORK = 1 << 20
+
+#: Elements (rows x parameters) of a dense full-batch pass from which threads
+#: share it (see :func:`fastgd._threads.share`): two threads against one
+#: measured 0.82-1.23x at 0.13M elements, 0.67-0.90x at 0.26M, 0.55-0.63x
+#: from 1M to 17M (20 and 100 features); Numba's TBB layer, which ran these
+#: passes before, 0.59-1.03x at 0.13M and 0.55-0.78x from 1M.
+PASS_THREAD_WORK = 1 << 18
 
 #: Chunks whose partial sums one parallel wave of a full pass holds at most,
 #: and the bytes their buffer may take (the pass then takes fewer chunks per

@@ -22,12 +22,15 @@
 - **When.** Work too small to pay for waking threads runs on the calling
   thread (:func:`kernel`); each parallel kernel has a serial twin that gives
   the same bits.
-- **Without a layer.** Mini-batch epochs (:mod:`fastgd.optim.threaded_epoch`),
-  the Gram pass (:mod:`fastgd.kernels.gram`) and the column statistics
-  (:mod:`fastgd.kernels.stats`) run on Python threads of their own
+- **Without a layer.** Dense full-batch passes (:mod:`fastgd.kernels.fused`),
+  mini-batch epochs (:mod:`fastgd.optim.threaded_epoch`), the Gram pass
+  (:mod:`fastgd.kernels.gram`) and the column statistics
+  (:mod:`fastgd.kernels.stats`) run on Python threads of fastgd's own
   (:func:`share`), each in one compiled call that releases the GIL, as many
   as :func:`count` allows: no threading layer is involved, and their kernels
-  compile as fast as serial ones.
+  compile as fast as serial ones (a parallel region took a cold first fit
+  about 1 s longer). Helper threads wait between calls, so that a call
+  wakes them instead of starting them; a forked child starts its own.
 """
 
 import contextlib
@@ -37,6 +40,7 @@ import threading
 from importlib import metadata
 
 import numba
+import numpy as np
 from numba.np.ufunc import parallel
 
 #: Elements (rows x parameters) below which a pass runs on the calling thread:
@@ -160,17 +164,114 @@ def count(work, least):
     return 1 if work < least else max(1, numba.get_num_threads())
 
 
+#: Slots of :attr:`_Helpers.flags`, a cache line apart: the number of the
+#: current call, and how many helpers have finished it.
+_CALL, _FINISHED = 0, 8
+#: Looks (see :func:`fastgd.kernels.waiting.wait_until`) a helper spends
+#: watching for the next call before it sleeps: about a millisecond, the
+#: time between the passes of a fit, as a threading layer's workers spin.
+_WATCH_LOOKS = 1000
+
+
+class _Helpers:
+    """Threads that wait for calls of :func:`share`, one caller at a time.
+
+    After a call a helper watches the call counter for a while without the
+    GIL, then sleeps on a condition; the caller watches the finished
+    counter. Waking a sleeping thread took 50-100 us here, so the passes of
+    a fit, a millisecond or less apart, find their helpers awake.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.wake = threading.Condition()
+        self.finish = threading.Lock()
+        self.flags = np.zeros(16, np.int64)
+        self.call = 0
+        self.job = None
+        self.threads = 0
+
+    def run(self, kernel, args, helpers):
+        from .kernels.waiting import wait_until
+
+        while self.threads < helpers:
+            threading.Thread(target=self._serve, args=(self.threads,), daemon=True, name="fastgd-helper").start()
+            self.threads += 1
+        errors = []
+        self.flags[_FINISHED] = 0  # every helper of the last call has finished it
+        with self.wake:
+            self.call += 1
+            self.job = (self.call, kernel, args, helpers, errors)
+            self.flags[_CALL] = self.call
+            self.wake.notify_all()
+        try:
+            kernel(*args)
+        finally:
+            # The helpers use ``args`` until they have finished.
+            wait_until(self.flags, _FINISHED, helpers, True, -1)
+            self.job = None
+        if errors:
+            raise errors[0]
+
+    def _serve(self, index):
+        from .kernels.waiting import wait_until
+
+        seen = 0
+        while True:
+            if not wait_until(self.flags, _CALL, seen, False, _WATCH_LOOKS):
+                with self.wake:
+                    while self.call == seen:
+                        self.wake.wait()
+            job = self.job
+            if job is None:  # a call that did not need this helper has ended
+                seen = self.call
+                continue
+            seen, kernel, args, helpers, errors = job
+            del job
+            if index < helpers:
+                try:
+                    kernel(*args)
+                except BaseException as error:  # raised again in the caller
+                    errors.append(error)
+                finally:
+                    del kernel, args  # nothing of a call stays alive while the thread waits
+                    with self.finish:
+                        self.flags[_FINISHED] += 1
+            else:
+                del kernel, args
+
+
+_helpers = _Helpers()
+
+
+def _new_helpers_in_child():
+    # The parent's helper threads do not exist in a forked child, and its
+    # lock may have been held by a thread that does not exist either.
+    global _helpers
+    _helpers = _Helpers()
+
+
+os.register_at_fork(after_in_child=_new_helpers_in_child)
+
+
 def share(kernel, args, threads):
     """Call ``kernel(*args)`` on ``threads`` threads at once (the caller's and
-    ``threads - 1`` new ones) and wait for all of them.
+    ``threads - 1`` helpers) and wait for all of them.
 
     ``kernel`` is compiled with ``nogil`` and shares its work through atomic
     counters in ``args``, so that a thread which starts late finds what is
-    left, or nothing. A thread starts in about 180 us here: callers keep
-    threads for work of milliseconds.
+    left, or nothing. The waiting helpers serve one caller at a time; a call
+    made meanwhile from another Python thread starts threads of its own.
     """
     if threads <= 1:
         kernel(*args)
+        return
+    helpers = _helpers
+    if helpers.lock.acquire(blocking=False):
+        try:
+            helpers.run(kernel, args, threads - 1)
+        finally:
+            helpers.lock.release()
         return
     errors = []
 

@@ -9,11 +9,11 @@ so that Dask workers can run them on their partitions.
 import numpy as np
 
 from . import _threads
-from ._config import CHUNK_ROWS, GRAM_THREAD_WORK, STATS_THREAD_WORK
+from ._config import CHUNK_ROWS, GRAM_THREAD_WORK, PASS_THREAD_WORK, STATS_THREAD_WORK
 from ._validation import first_nonfinite, kernel_dtype, readonly
 from .data.base import NO_WEIGHTS, Block, ColumnBlock
 from .kernels.columns import column_pass, column_pass_serial
-from .kernels.fused import full_pass, full_pass_serial, predict, predict_serial
+from .kernels.fused import full_pass, predict, predict_serial
 from .kernels.gram import dense_gram
 from .kernels.losses import constant_losses
 from .data.coded import has_entries, store_of
@@ -36,8 +36,9 @@ def add_sums(block, total, raw, loss, param, n_out):
         kernel(store_of(X), block.y, block.w, raw, loss, param, n_out, X.shape[1], block.rows, total)
         return total
     rows = len(block.rows) if len(block.rows) else block.X.shape[0]
-    kernel = _threads.kernel(full_pass, full_pass_serial, rows * raw.shape[0])
-    kernel(block.X, block.y, block.w, raw, loss, param, n_out if n_out > 1 else None, block.rows, CHUNK_ROWS, total)
+    threads = _threads.count(rows * raw.shape[0], PASS_THREAD_WORK)
+    full_pass(block.X, block.y, block.w, raw, loss, param, n_out if n_out > 1 else None, block.rows, CHUNK_ROWS, total,
+              threads)
     return total
 
 

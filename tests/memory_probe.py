@@ -14,6 +14,7 @@ CSR store directory, memory-mapped), or anything else for a file
 ``open_dataset`` reads with target ``y``.
 """
 
+import contextlib
 import json
 import sys
 import tracemalloc
@@ -23,6 +24,21 @@ import numpy as np
 import pyarrow as pa
 
 import fastgd
+
+
+@contextlib.contextmanager
+def threaded_kernels():
+    """Threads for any work, so that a warm-up fit on few rows compiles the
+    kernels the measured fit runs on threads as well as on one (compiling allocates)."""
+    from fastgd import _threads, passes
+    from fastgd.solvers import minibatch
+
+    saved = _threads.PARALLEL_WORK, passes.PASS_THREAD_WORK, minibatch.MINIBATCH_THREAD_WORK
+    _threads.PARALLEL_WORK = passes.PASS_THREAD_WORK = minibatch.MINIBATCH_THREAD_WORK = 0
+    try:
+        yield
+    finally:
+        _threads.PARALLEL_WORK, passes.PASS_THREAD_WORK, minibatch.MINIBATCH_THREAD_WORK = saved
 
 
 def load(kind, path):
@@ -58,16 +74,16 @@ def main(kind, path, batch_size=None, shuffle="true", early_stopping="false"):
         X = data[0].source._X
         warm = sp.csr_matrix(X[:5000])
         warm.indices, warm.indptr = warm.indices.astype(X.indices.dtype), warm.indptr.astype(X.indptr.dtype)
-        from fastgd import _threads
-
-        threshold, _threads.PARALLEL_WORK = _threads.PARALLEL_WORK, 0  # compile the threaded kernels too
-        fastgd.GDRegressor(**params).fit(warm, np.asarray(data[0].source._raw_y[:5000], dtype=np.float64))
-        _threads.PARALLEL_WORK = threshold
+        for threads in (contextlib.nullcontext(), threaded_kernels()):
+            with threads:
+                fastgd.GDRegressor(**params).fit(warm, np.asarray(data[0].source._raw_y[:5000], dtype=np.float64))
         params["max_iter"] = 1  # the peak of one epoch is the peak of all
     else:
         warm = np.random.default_rng(0).standard_normal((5000, d)).astype(like.dtype)
         warm_data = (pa.table({f"x{j}": warm[:, j] for j in range(d)}),) if kind == "chunked" else (warm,)
-        fastgd.GDRegressor(**params).fit(*warm_data, warm[:, 0])
+        for threads in (contextlib.nullcontext(), threaded_kernels()):
+            with threads:
+                fastgd.GDRegressor(**params).fit(*warm_data, warm[:, 0])
     pool = pa.default_memory_pool()
     arrow_before = pool.max_memory()
     tracemalloc.start()

@@ -22,10 +22,10 @@ NO_WEIGHTS = readonly(np.empty(0))
 LOSSES = {"squared_error": kernels.SQUARED_ERROR, "log_loss": kernels.LOG_LOSS}
 
 
-def full_pass(X, y, theta, loss, sw=NO_WEIGHTS, idx=ALL_ROWS):
+def full_pass(X, y, theta, loss, sw=NO_WEIGHTS, idx=ALL_ROWS, threads=2):
     total = np.zeros(len(theta) + 2)
     # n_out None: one output, as fits pass it (the softmax code is left out).
-    kernels.full_pass(readonly(X), readonly(y), readonly(sw), theta, loss, 0.0, None, idx, CHUNK_ROWS, total)
+    kernels.full_pass(readonly(X), readonly(y), readonly(sw), theta, loss, 0.0, None, idx, CHUNK_ROWS, total, threads)
     return total
 
 
@@ -120,16 +120,9 @@ def test_objective_gradient_matches_central_differences(loss):
 
 
 def test_pass_is_bit_identical_across_runs_and_thread_counts():
-    X, y, _ = make_regression(100_000, 9)
+    X, y, _ = make_regression(100_000, 9)  # more chunks than one wave holds
     theta = np.linspace(-1, 1, 10)
-    before = numba.get_num_threads()
-    try:
-        results = []
-        for threads in sorted({1, before}):
-            numba.set_num_threads(threads)
-            results += [full_pass(X, y, theta, kernels.SQUARED_ERROR) for _ in range(2)]
-    finally:
-        numba.set_num_threads(before)
+    results = [full_pass(X, y, theta, kernels.SQUARED_ERROR, threads=threads) for threads in (1, 1, 2, 2, 3, 8)]
     for other in results[1:]:
         assert np.array_equal(results[0], other)
 
@@ -195,7 +188,7 @@ def _record_rows(monkeypatch, module, names, rows_of=lambda first: first):
 def test_float32_input_reaches_the_kernel_without_a_copy(monkeypatch, batch_size):
     X, y, _ = make_regression(5000, 6, dtype=np.float32)
     if batch_size is None:
-        seen = _record_rows(monkeypatch, passes, ["full_pass", "full_pass_serial", "dense_gram"])
+        seen = _record_rows(monkeypatch, passes, ["full_pass", "dense_gram"])
     else:
         seen = _record_rows(monkeypatch, minibatch, ["minibatch_epoch"], lambda rows: rows.X)
     fastgd.GDRegressor(batch_size=batch_size, max_iter=3, tol=None).fit(X, y)
@@ -238,11 +231,11 @@ def test_a_fortran_array_is_converted_at_its_second_pass_and_never_for_one(monke
 
 
 KERNELS = [
-    kernels.full_pass, kernels.full_pass_serial, kernels.predict, kernels.predict_serial,
+    fastgd.kernels.fused.pass_chunks, kernels.full_pass_serial, kernels.predict, kernels.predict_serial,
     fastgd.kernels.stats.stats_chunks, kernels.accumulate,
     fastgd.kernels.fused.accumulate_blocked, fastgd.kernels.columns.column_pass,
     fastgd.kernels.columns.column_pass_serial, kernels.loss_sum, kernels.loss_grad,
-    kernels.softmax_loss_grad, epoch.minibatch_epoch, rules.update, rules.gradient, space.to_raw,
+    kernels.softmax_loss_grad, epoch.batch_loop, rules.update, rules.gradient, space.to_raw,
     space.gradient_to_standard,
 ]
 

@@ -110,7 +110,7 @@ def kernel_call(kernel, n, n_out=50):
     none, all_rows = readonly(np.empty(0)), readonly(np.empty(0, np.int64))
     if kernel == "full_pass":
         theta, total = np.zeros(2 * n_out), np.zeros(2 * n_out + 2)
-        return lambda: kernels.full_pass(X, y, none, theta, kernels.MULTINOMIAL, 0.0, n_out, all_rows, CHUNK_ROWS, total)
+        return lambda: kernels.full_pass(X, y, none, theta, kernels.MULTINOMIAL, 0.0, n_out, all_rows, CHUNK_ROWS, total, 2)
     if kernel == "column_stats":
         zeros, ones, sums, extremes = np.zeros(1), np.ones(1), np.zeros((2, 1)), np.zeros(3)
         return lambda: kernels.column_stats(X, none, zeros, zeros, ones, all_rows, CHUNK_ROWS, sums, extremes)

@@ -14,13 +14,13 @@ import pytest
 import fastgd
 from fastgd import _threads, passes
 from fastgd._threads import share
-from fastgd.kernels import gram, stats
+from fastgd.kernels import fused, gram, stats
 from fastgd.solvers import minibatch
 
 from .datasets import make_regression
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-#: Rows x parameters large enough for the threaded kernels (see fastgd._threads.PARALLEL_WORK),
+#: Rows x parameters large enough for the threaded kernels (see fastgd._config.PASS_THREAD_WORK),
 #: and features enough that a mini-batch of 256 rows is shared by the threads
 #: (see fastgd.optim.epoch.chunk_rows).
 BIG = (30_000, 40)
@@ -38,9 +38,10 @@ def fit_big(seed=0, **params):
     if params.get("optimizer") is None:
         params.pop("optimizer", None)
         if params.get("batch_size") is None:
-            # L-BFGS runs the threading layer's passes; "exact" runs fastgd's own threads (the Gram pass).
+            # L-BFGS runs many short passes on fastgd's own threads, "exact" one Gram pass.
             params["optimizer"] = "lbfgs"
     model = fastgd.GDRegressor(penalty="l2", alpha=1e-3, max_iter=20, tol=None, **params).fit(X, y)
+    model.predict(X)  # a parallel region of the threading layer
     return np.append(model.coef_, model.intercept_)
 
 
@@ -118,19 +119,18 @@ def test_other_layers_stay_safe_in_forks_and_threads(layer):
 
 def test_small_work_never_wakes_threads(monkeypatch):
     threaded = []
-    for name in ("full_pass", "predict"):
-        kernel = getattr(passes, name)
-        monkeypatch.setattr(passes, name, lambda *args, kernel=kernel: threaded.append(1) or kernel(*args))
+    kernel = passes.predict
+    monkeypatch.setattr(passes, "predict", lambda *args: threaded.append(1) or kernel(*args))
     shared = []
-    for module in (gram, stats):
+    for module in (gram, stats, fused):
         monkeypatch.setattr(module, "share", lambda kernel, args, threads: shared.append(threads) or share(kernel, args, threads))
     X, y, _ = make_regression(500, 10, seed=1)
     fastgd.GDRegressor(standardize=True).fit(X, y).predict(X)
     fastgd.GDRegressor(optimizer="lbfgs").fit(X, y)
     assert threaded == [] and set(shared) == {1}
     X, y, _ = make_regression(*BIG)
-    fastgd.GDRegressor(optimizer="lbfgs", max_iter=2, tol=None).fit(X, y)
-    assert threaded  # and big work does
+    fastgd.GDRegressor(optimizer="lbfgs", max_iter=2, tol=None).fit(X, y).predict(X)
+    assert threaded and _threads.thread_limit() in shared  # and big work does (the passes, the predictions)
     del shared[:]
     X, y = np.tile(X, (2, 1)), np.tile(y, 2)  # 2.4M elements, 60,000 x 42**2 multiply-adds
     fastgd.GDRegressor().fit(X, y)

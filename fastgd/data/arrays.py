@@ -44,8 +44,10 @@ class ArraySource(HeldTargets, LocalSource):
         self.n_rows, self.n_features = X.shape
         self.dtype = kernel_dtype(X.dtype)
         self._direct = readonly(X) if X.flags.c_contiguous and X.dtype == self.dtype else None
-        self._y = None if y is None else readonly(y)
-        self._w = NO_WEIGHTS if w is None else readonly(w)
+        # Contiguous (a column of a matrix is not): the kernels' one
+        # specialization per dtype, not another for strided targets.
+        self._y = None if y is None else readonly(np.ascontiguousarray(y))
+        self._w = NO_WEIGHTS if w is None else readonly(np.ascontiguousarray(w))
         self._raw_y = raw_y
         self.has_target = y is not None
         self.weighted = w is not None

@@ -14,6 +14,8 @@ import numpy as np
 from numba import njit, prange
 
 from .._config import JIT, MIN_WAVE_CHUNKS, WAVE_BYTES, WAVE_CHUNKS
+from .._threads import share
+from .atomics import fetch_add
 from .losses import loss_grad, softmax_loss_grad
 from .prefetch import DISTANCE, prefetch_row
 
@@ -79,7 +81,7 @@ def accumulate_blocked(X, y, sw, theta, loss, param, n_out, idx, start, stop, ho
     full-batch pass), which uses :func:`accumulate`. Rows up to position
     ``horizon`` are prefetched, so a batch requests the next one's first rows.
     """
-    if n_out > 1:
+    if n_out is not None and n_out > 1:
         return _softmax_rows(X, y, sw, theta, n_out, idx, start, stop, g)
     loss_total, weight_total, gb, k = _four_rows(
         X, y, sw, theta, loss, param, idx, start, stop, horizon, g
@@ -184,21 +186,30 @@ def _softmax_rows(X, y, sw, theta, n_out, idx, start, stop, g):
     return loss_total, weight_total
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def loss_sum(X, y, sw, theta, loss, param, n_out, idx, start, stop):
-    """Weighted loss sum of the same rows as :func:`accumulate`, without a gradient."""
+    """Weighted loss sum of the same rows as :func:`accumulate` (``n_out`` as
+    there), without a gradient."""
     gather = idx.shape[0] > 0
     weighted = sw.shape[0] > 0
-    p = np.empty(n_out)
-    r = np.empty(n_out)
     total = 0.0
+    if n_out is not None and n_out > 1:
+        p = np.empty(n_out)
+        r = np.empty(n_out)
+        for k in range(start, stop):
+            i = idx[k] if gather else k
+            logits(X[i], theta, n_out, p)
+            value = softmax_loss_grad(p, int(y[i]), r)
+            total += value * sw[i] if weighted else value
+        return total
+    d = X.shape[1]
     for k in range(start, stop):
         i = idx[k] if gather else k
-        logits(X[i], theta, n_out, p)
-        if n_out == 1:
-            value = loss_grad(loss, p[0], y[i], param)[0]
-        else:
-            value = softmax_loss_grad(p, int(y[i]), r)
+        x = X[i]
+        p = theta[d]
+        for j in range(d):
+            p += x[j] * theta[j]
+        value = loss_grad(loss, p, y[i], param)[0]
         total += value * sw[i] if weighted else value
     return total
 
@@ -236,39 +247,68 @@ def fold(total, parts, count):
             total[j] += parts[c, j]
 
 
-@njit(parallel=True, **JIT)
-def full_pass(X, y, sw, theta, loss, param, n_out, idx, chunk_rows, total):
+@njit(**JIT)
+def pass_chunks(X, y, sw, theta, loss, param, n_out, idx, chunk_rows, first, ticket, parts):
+    """Claim chunks from ``ticket[0]`` until none is left, writing the sums of
+    chunk ``first + c`` into ``parts[c]``: one thread's share of a wave.
+
+    A chunk is summed in a buffer of the thread's own and then copied: the
+    threads take neighbouring chunks at once, and adding every row into
+    ``parts`` made them fight over the cache lines two rows share (two
+    threads took as long as one).
+    """
+    n = idx.shape[0] if idx.shape[0] > 0 else X.shape[0]
+    own = np.empty(parts.shape[1])
+    while True:
+        c = fetch_add(ticket, 0, 1)
+        if c >= parts.shape[0]:
+            return
+        _chunk_sums(X, y, sw, theta, loss, param, n_out, idx, chunk_rows, n, first + c, own)
+        for j in range(own.shape[0]):
+            parts[c, j] = own[j]
+
+
+def full_pass(X, y, sw, theta, loss, param, n_out, idx, chunk_rows, total, threads=1):
     """Add the loss and gradient sums over all rows of ``X`` (or those in ``idx``) to ``total``.
 
     Rows are cut into fixed chunks of ``chunk_rows``; each chunk sums into its
     own row of a buffer, and the rows are added to ``total`` one after the
-    other in chunk order. So the result does not depend on the number of
-    threads (nor on :func:`full_pass_serial` being called instead), and
-    passing the same ``total`` through consecutive blocks whose sizes are
-    multiples of ``chunk_rows`` gives, bit for bit, the sums of one call over
-    all of them. Chunks are taken a wave at a time (see :func:`wave_chunks`),
-    which bounds the buffer whatever the number of rows.
+    other in chunk order. So the result does not depend on ``threads`` (nor
+    on :func:`full_pass_serial` being called instead), and passing the same
+    ``total`` through consecutive blocks whose sizes are multiples of
+    ``chunk_rows`` gives, bit for bit, the sums of one call over all of them.
+    Chunks are taken a wave at a time (see :func:`wave_chunks`), which bounds
+    the buffer whatever the number of rows; ``threads`` threads share each
+    wave (:func:`fastgd._threads.share`).
 
     ``n_out`` is as for :func:`accumulate` (None: one output).
     ``total`` is a (P + 2,) float64 array, ``P = n_out * (d + 1)``: the
     gradient sums laid out as ``theta``, then the loss sum and the weight sum.
     """
+    if threads <= 1:
+        full_pass_serial(X, y, sw, theta, loss, param, n_out, idx, chunk_rows, total)
+        return
     n = idx.shape[0] if idx.shape[0] > 0 else X.shape[0]
     n_chunks = (n + chunk_rows - 1) // chunk_rows
-    wave = wave_chunks(total.shape[0])
+    wave = wave_chunks.py_func(total.shape[0])
     parts = np.empty((min(n_chunks, wave), total.shape[0]))
+    ticket = np.zeros(1, np.int64)
     for first in range(0, n_chunks, wave):
         count = min(wave, n_chunks - first)
-        for c in prange(count):
-            _chunk_sums(X, y, sw, theta, loss, param, n_out, idx, chunk_rows, n, first + c, parts[c])
-        fold(total, parts, count)
+        ticket[0] = 0
+        share(pass_chunks, (X, y, sw, theta, loss, param, n_out, idx, chunk_rows, first, ticket, parts[:count]),
+              min(threads, count))
+        # In chunk order, one add after the other (an accumulate adds no other
+        # way), as the serial kernel's ``fold``: the same bits.
+        parts[0] += total
+        np.add.accumulate(parts[:count], axis=0, out=parts[:count])
+        total[:] = parts[count - 1]
 
 
 @njit(**JIT)
 def full_pass_serial(X, y, sw, theta, loss, param, n_out, idx, chunk_rows, total):
-    """:func:`full_pass` on the calling thread, for work too small to pay for threads.
-
-    The same chunks, summed in the same order: the same bits.
+    """:func:`full_pass` on the calling thread, in one compiled call: for work
+    too small to pay for threads. The same chunks, summed in the same order: the same bits.
     """
     n = idx.shape[0] if idx.shape[0] > 0 else X.shape[0]
     part = np.empty((1, total.shape[0]))

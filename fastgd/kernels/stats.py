@@ -9,7 +9,7 @@ from .atomics import fetch_add
 from .fused import wave_chunks
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def _stats_chunk(X, sw, shift, center, inv_scale, idx, chunk_rows, n, c, part, extremes):
     """Write chunk ``c``'s shifted sums into ``part`` (2, d) and its extremes into ``extremes`` (3,)."""
     d = X.shape[1]
@@ -48,13 +48,21 @@ def _fold_stats(sums, extremes, parts, part_extremes, count):
 
 @njit(**JIT)
 def stats_chunks(X, sw, shift, center, inv_scale, idx, chunk_rows, first, count, ticket, parts, part_extremes):
-    """Claim chunks ``first + c`` from ``ticket[0]`` until ``count`` are taken, each into row ``c`` of the buffers."""
+    """Claim chunks ``first + c`` from ``ticket[0]`` until ``count`` are taken, each into row ``c`` of the buffers.
+
+    Each chunk is summed in a buffer of the thread's own, then copied (see
+    :func:`~fastgd.kernels.fused.pass_chunks`).
+    """
     n = idx.shape[0] if idx.shape[0] > 0 else X.shape[0]
+    own = np.empty((2, X.shape[1]))
     while True:
         c = fetch_add(ticket, 0, 1)
         if c >= count:
             return
-        _stats_chunk(X, sw, shift, center, inv_scale, idx, chunk_rows, n, first + c, parts[c], part_extremes[c])
+        _stats_chunk(X, sw, shift, center, inv_scale, idx, chunk_rows, n, first + c, own, part_extremes[c])
+        for j in range(X.shape[1]):
+            parts[c, 0, j] = own[0, j]
+            parts[c, 1, j] = own[1, j]
 
 
 def column_stats(X, sw, shift, center, inv_scale, idx, chunk_rows, sums, extremes, threads=1):

@@ -78,20 +78,21 @@ def chunk_count(model, size):
 
 
 @njit(inline="always", **JIT)
-def chunk_sums(rows, model, raw, shown, averaging, start, stop, n, part):
+def chunk_sums(rows, model, raw, shown, averaging, start, stop, n, outputs, part):
     """Write the gradient, loss and weight sums of rows ``[start, stop)`` into ``part``.
 
     ``part`` has ``P + 2`` entries: the gradient sums laid out as ``raw``, the
     loss sum (at ``shown``, the running average, when ``averaging``) and the
-    weight sum.
+    weight sum. ``outputs`` is ``model.n_out``, or None for one output (see
+    :func:`outputs`).
     """
     X, y, sw, idx, _ = rows
     P = raw.shape[0]
     for j in range(P + 2):
         part[j] = 0.0
-    loss, weight = accumulate_blocked(X, y, sw, raw, model.loss, model.param, model.n_out, idx, start, stop, n, part)
+    loss, weight = accumulate_blocked(X, y, sw, raw, model.loss, model.param, outputs, idx, start, stop, n, part)
     if averaging:
-        loss = loss_sum(X, y, sw, shown, model.loss, model.param, model.n_out, idx, start, stop)
+        loss = loss_sum(X, y, sw, shown, model.loss, model.param, outputs, idx, start, stop)
     part[P] = loss
     part[P + 1] = weight
 
@@ -142,7 +143,12 @@ def show_average(model, step, slots, t, average_start, shown):
                 shown[j] = slots[0, j]
 
 
-@njit(**JIT)
+def outputs(model):
+    """``model.n_out`` as the kernels take it: None for one output, whose
+    kernels then leave the softmax out (it is not compiled for them)."""
+    return model.n_out if model.n_out > 1 else None
+
+
 def minibatch_epoch(rows, model, step, theta, raw, slots, t, lr, average_start):
     """Run consecutive mini-batches over ``rows``; update ``theta``, ``raw`` and ``slots`` in place.
 
@@ -160,6 +166,12 @@ def minibatch_epoch(rows, model, step, theta, raw, slots, t, lr, average_start):
     t : int
         The step count after the epoch.
     """
+    return batch_loop(rows, model, step, theta, raw, slots, t, lr, average_start, outputs(model))
+
+
+@njit(**JIT)
+def batch_loop(rows, model, step, theta, raw, slots, t, lr, average_start, outputs):
+    """:func:`minibatch_epoch` in one compiled call."""
     n = rows.order.shape[0] if rows.order.shape[0] > 0 else rows.X.shape[0]
     P = theta.shape[0]
     g = np.empty(P)
@@ -176,7 +188,7 @@ def minibatch_epoch(rows, model, step, theta, raw, slots, t, lr, average_start):
         for c in range(count):
             a = start + c * model.chunk_rows
             b = stop if c == count - 1 else a + model.chunk_rows
-            chunk_sums(rows, model, raw, shown, at_average(step, t, average_start), a, b, n, parts[c])
+            chunk_sums(rows, model, raw, shown, at_average(step, t, average_start), a, b, n, outputs, parts[c])
         t = take_step(
             model, step, theta, raw, slots, parts, count, stop - start, g, grad, shown, t, lr, average_start, totals
         )

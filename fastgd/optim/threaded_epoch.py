@@ -43,7 +43,7 @@ from ..kernels.atomics import (
     store_relaxed,
     store_release,
 )
-from .epoch import at_average, batch_end, chunk_count, chunk_sums, show_average, take_step
+from .epoch import at_average, batch_end, chunk_count, chunk_sums, outputs, show_average, take_step
 
 # Slots of the shared ``sync`` array. The three counters sit 64 bytes apart,
 # so no two share a cache line.
@@ -78,7 +78,7 @@ def _publish(rows, model, sync, start, n):
 
 
 @njit(**JIT)
-def _work(rows, model, step, theta, raw, slots, lr, average_start, sync, parts, g, grad, shown, totals, n):
+def _work(rows, model, step, theta, raw, slots, lr, average_start, sync, parts, g, grad, shown, totals, n, outputs):
     """One thread's share of the epoch: claim chunks until the end is published."""
     idle = 0
     while True:
@@ -106,7 +106,7 @@ def _work(rows, model, step, theta, raw, slots, lr, average_start, sync, parts, 
         c = k - first
         a = start + c * model.chunk_rows
         b = stop if k == limit - 1 else a + model.chunk_rows
-        chunk_sums(rows, model, raw, shown, at_average(step, t, average_start), a, b, n, parts[c])
+        chunk_sums(rows, model, raw, shown, at_average(step, t, average_start), a, b, n, outputs, parts[c])
         if fetch_add(sync, DONE, 1) + 1 == limit:
             # The batch's last chunk: its sums are all written (each thread
             # counted its chunk done after writing it).
@@ -133,6 +133,6 @@ def threaded_minibatch_epoch(rows, model, step, theta, raw, slots, t, lr, averag
     _publish(rows, model, sync, np.int64(0), n)
     parts = np.empty((chunk_count(model, model.batch_size), P + 2))
     args = (rows, model, step, theta, raw, slots, lr, average_start, sync, parts, np.empty(P), np.empty(P), shown,
-            totals, n)
+            totals, n, outputs(model))
     share(_work, args, n_threads)
     return float(totals[0]), float(totals[1]), int(sync[STEP])

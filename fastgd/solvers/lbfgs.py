@@ -115,14 +115,23 @@ def _two_loop(grad, pairs, l2w):
     return q
 
 
+@njit(inline="always", **JIT)
+def _dot(a, b):
+    total = 0.0
+    for j in range(a.shape[0]):
+        total += a[j] * b[j]
+    return total
+
+
 @njit(**JIT)
 def _two_loop_stacked(grad, S, Y, ys, l2w):
     """:func:`_two_loop` over pairs stacked as rows of ``S`` and ``Y``, oldest first."""
     m, P = S.shape
     q = grad.copy()
     alphas = np.empty(m)
+    # Loops rather than np.dot, whose BLAS call a cold first fit compiled for 0.15 s.
     for k in range(m - 1, -1, -1):
-        alpha = np.dot(S[k], q) / ys[k]
+        alpha = _dot(S[k], q) / ys[k]
         for j in range(P):
             q[j] -= alpha * Y[k, j]
         alphas[k] = alpha
@@ -132,11 +141,11 @@ def _two_loop_stacked(grad, S, Y, ys, l2w):
         data = y[j] - l2w[j] * s[j]
         sd += s[j] * data
         dd += data * data
-    curvature = dd / sd if sd > 0 else np.dot(y, y) / ys[m - 1]
+    curvature = dd / sd if sd > 0 else _dot(y, y) / ys[m - 1]
     for j in range(P):
         q[j] /= curvature + l2w[j]
     for k in range(m):
-        beta = alphas[k] - np.dot(Y[k], q) / ys[k]
+        beta = alphas[k] - _dot(Y[k], q) / ys[k]
         for j in range(P):
             q[j] += beta * S[k, j]
     return q
