@@ -31,10 +31,11 @@ MINIBATCH_CHUNK_WORK = 4096
 MINIBATCH_THREAD_WORK = 1 << 22
 
 #: Multiply-adds (rows x (features + 2)**2) of a dense Gram pass below which it
-#: runs on one thread: starting threads (:func:`fastgd._threads.share`) costs
-#: a few hundred microseconds. Two threads against one measured 1.33x at 4.6M
-#: (10,000 x 20), 0.60x at 23M (50,000 x 20) and 0.53x at 2G.
-GRAM_THREAD_WORK = 1 << 24
+#: runs on one thread. Two threads against one (fastgd's waiting helpers,
+#: :func:`fastgd._threads.share`) measured 1.01-1.10x at 1M-2M (20
+#: features), 0.85x at 4M, 0.73-0.75x at 8M-17M and 0.64x at 67M; with 100
+#: features, passes below 17M are one run, and 0.67x at 67M.
+GRAM_THREAD_WORK = 1 << 23
 
 #: Elements of a column-statistics pass below which it runs on one thread:
 #: two threads against one (fastgd's waiting helpers) measured 0.94-1.24x at
