@@ -33,6 +33,7 @@
   wakes them instead of starting them; a forked child starts its own.
 """
 
+import atexit
 import contextlib
 import ctypes
 import os
@@ -189,14 +190,16 @@ class _Helpers:
         self.flags = np.zeros(16, np.int64)
         self.call = 0
         self.job = None
-        self.threads = 0
+        self.threads = []
+        self.closing = False
 
     def run(self, kernel, args, helpers):
         from .kernels.waiting import wait_until
 
-        while self.threads < helpers:
-            threading.Thread(target=self._serve, args=(self.threads,), daemon=True, name="fastgd-helper").start()
-            self.threads += 1
+        while len(self.threads) < helpers:
+            thread = threading.Thread(target=self._serve, args=(len(self.threads),), daemon=True, name="fastgd-helper")
+            thread.start()
+            self.threads.append(thread)
         errors = []
         self.flags[_FINISHED] = 0  # every helper of the last call has finished it
         with self.wake:
@@ -213,6 +216,17 @@ class _Helpers:
         if errors:
             raise errors[0]
 
+    def close(self):
+        """Call the helpers out of compiled code and let them end: at exit, a
+        helper still watching in compiled code could outlive the code itself."""
+        with self.wake:
+            self.closing = True
+            self.call += 1
+            self.flags[_CALL] = self.call
+            self.wake.notify_all()
+        for thread in self.threads:
+            thread.join(timeout=5.0)
+
     def _serve(self, index):
         from .kernels.waiting import wait_until
 
@@ -222,6 +236,8 @@ class _Helpers:
                 with self.wake:
                     while self.call == seen:
                         self.wake.wait()
+            if self.closing:
+                return
             job = self.job
             if job is None:  # a call that did not need this helper has ended
                 seen = self.call
@@ -252,6 +268,7 @@ def _new_helpers_in_child():
 
 
 os.register_at_fork(after_in_child=_new_helpers_in_child)
+atexit.register(lambda: _helpers.close())
 
 
 def share(kernel, args, threads):

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import weakref
 
 import numba
 import numpy as np
@@ -136,6 +138,71 @@ def test_small_work_never_wakes_threads(monkeypatch):
     fastgd.GDRegressor().fit(X, y)
     fastgd.GDRegressor(optimizer="lbfgs", max_iter=1, tol=None).fit(X, y)
     assert len(shared) >= 2 and set(shared) == {_threads.thread_limit()}
+
+
+def test_share_runs_the_kernel_on_every_thread_and_raises_a_helpers_error():
+    seen = []
+
+    def kernel(box):
+        seen.append(threading.current_thread())
+        if box and threading.current_thread() is not threading.main_thread():
+            raise ValueError(box[0])
+
+    for _ in range(3):  # the helpers wait between calls: the same ones serve again
+        share(kernel, ([],), 3)
+        assert len(seen) == 3 and len(set(seen)) == 3 and threading.main_thread() in seen
+        del seen[:]
+    with pytest.raises(ValueError, match="from a helper"):
+        share(kernel, (["from a helper"],), 2)
+    share(kernel, ([],), 2)  # and they still serve after one failed
+    assert len(set(seen[-2:])) == 2
+
+
+def test_share_keeps_nothing_of_a_call_alive():
+    class Payload:
+        pass
+
+    payload = Payload()
+    alive = weakref.ref(payload)
+    share(lambda item: None, (payload,), 2)
+    del payload
+    assert alive() is None
+
+
+def test_share_from_several_python_threads_at_once():
+    def kernel(ticket, out, rows):
+        for i in rows:
+            if compare_exchange_py(ticket, i):
+                out[i] += 1
+
+    def call(seed):
+        out = np.zeros(200, np.int64)
+        share(kernel, ([False] * 200, out, range(200)), 2)
+        return out
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(call, range(8)))
+    for out in results:
+        assert np.array_equal(out, np.ones(200, np.int64))  # each row once, whichever thread took it
+
+
+_claims = threading.Lock()
+
+
+def test_a_process_exits_cleanly_right_after_a_threaded_fit():
+    # It ends while the helpers still watch for the next call in compiled code.
+    code = "import fastgd._threads as t, tests.test_threads as tt; tt.fit_big(); assert t._helpers.threads"
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600)
+        assert out.returncode == 0, out.stderr[-2000:]
+
+
+def compare_exchange_py(ticket, i):
+    with _claims:
+        if ticket[i]:
+            return False
+        ticket[i] = True
+        return True
 
 
 def test_fits_follow_the_thread_limits_users_set():
