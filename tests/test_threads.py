@@ -192,8 +192,11 @@ _claims = threading.Lock()
 def test_a_process_exits_cleanly_right_after_a_threaded_fit():
     # It ends while the helpers still watch for the next call in compiled code.
     code = "import fastgd._threads as t, tests.test_threads as tt; tt.fit_big(); assert t._helpers.threads"
+    # Dask's LocalCluster, started by earlier tests, sets OMP_NUM_THREADS=1 in this process.
+    env = {name: value for name, value in os.environ.items() if name != "OMP_NUM_THREADS"}
     for _ in range(3):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env,
+                             timeout=600)
         assert out.returncode == 0, out.stderr[-2000:]
 
 
