@@ -219,7 +219,7 @@ class _Helpers:
     def close(self):
         """Call the helpers out of compiled code and let them end: at exit, a
         helper still watching in compiled code could outlive the code itself."""
-        with self.wake:
+        with self.lock, self.wake:  # after a call under way; later ones start threads of their own
             self.closing = True
             self.call += 1
             self.flags[_CALL] = self.call
@@ -286,10 +286,11 @@ def share(kernel, args, threads):
     helpers = _helpers
     if helpers.lock.acquire(blocking=False):
         try:
-            helpers.run(kernel, args, threads - 1)
+            if not helpers.closing:
+                helpers.run(kernel, args, threads - 1)
+                return
         finally:
             helpers.lock.release()
-        return
     errors = []
 
     def helper():

@@ -158,6 +158,21 @@ def test_share_runs_the_kernel_on_every_thread_and_raises_a_helpers_error():
     assert len(set(seen[-2:])) == 2
 
 
+def test_closed_helpers_end_and_later_calls_start_threads_of_their_own(monkeypatch):
+    helpers = _threads._Helpers()  # what runs at exit, on helpers of this test's own
+    monkeypatch.setattr(_threads, "_helpers", helpers)
+    seen = []
+
+    def kernel():
+        seen.append(threading.current_thread())
+
+    share(kernel, (), 2)
+    helpers.close()
+    assert helpers.threads and not any(thread.is_alive() for thread in helpers.threads)
+    share(kernel, (), 2)  # closed helpers would leave it waiting forever
+    assert len(seen) == 4 and len(set(seen[2:])) == 2
+
+
 def test_share_keeps_nothing_of_a_call_alive():
     class Payload:
         pass
