@@ -13,7 +13,7 @@ from ._config import CHUNK_ROWS, GRAM_THREAD_WORK, PASS_THREAD_WORK, STATS_THREA
 from ._validation import first_nonfinite, kernel_dtype, readonly
 from .data.base import NO_WEIGHTS, Block, ColumnBlock
 from .kernels.columns import column_pass, column_pass_serial
-from .kernels.fused import full_pass, predict, predict_serial
+from .kernels.fused import full_pass, kernel_n_out, predict, predict_serial
 from .kernels.gram import dense_gram
 from .kernels.losses import constant_losses
 from .data.coded import has_entries, store_of
@@ -37,8 +37,7 @@ def add_sums(block, total, raw, loss, param, n_out):
         return total
     rows = len(block.rows) if len(block.rows) else block.X.shape[0]
     threads = _threads.count(rows * raw.shape[0], PASS_THREAD_WORK)
-    full_pass(block.X, block.y, block.w, raw, loss, param, n_out if n_out > 1 else None, block.rows, CHUNK_ROWS, total,
-              threads)
+    full_pass(block.X, block.y, block.w, raw, loss, param, kernel_n_out(n_out), block.rows, CHUNK_ROWS, total, threads)
     return total
 
 

@@ -42,6 +42,12 @@ def logits(x, theta, n_out, p):
         p[c] = z
 
 
+def kernel_n_out(n_out):
+    """``n_out`` as the kernels take it: None for one output, whose kernels
+    then leave the softmax out (it is not compiled for them)."""
+    return n_out if n_out > 1 else None
+
+
 @njit(inline="always", **JIT)
 def accumulate(X, y, sw, theta, loss, param, n_out, idx, start, stop, g):
     """Add the loss and gradient sums of some rows of ``X`` to ``g``.
@@ -53,8 +59,8 @@ def accumulate(X, y, sw, theta, loss, param, n_out, idx, start, stop, g):
     theta : (n_out * (d + 1),) float64 parameters
     loss, param : int code from :mod:`fastgd.kernels.losses` and its parameter
     n_out : int, outputs (classes of the softmax, else 1), or None for one
-        output: Numba then compiles no softmax code, which a cold first fit
-        would wait for
+        output (see :func:`kernel_n_out`): Numba then compiles no softmax
+        code, which a cold first fit would wait for
     idx : int64 array; when non-empty, row ``idx[k]`` is visited for each
         ``k`` in ``[start, stop)``, otherwise row ``k`` itself
     g : float64 array of at least ``n_out * (d + 1)`` entries; receives the

@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from .._config import JIT, MINIBATCH_CHUNK_WORK
-from ..kernels.fused import accumulate_blocked, loss_sum
+from ..kernels.fused import accumulate_blocked, kernel_n_out, loss_sum
 from .rules import ASGD, gradient, update
 from .space import gradient_to_standard, to_raw
 
@@ -84,7 +84,7 @@ def chunk_sums(rows, model, raw, shown, averaging, start, stop, n, outputs, part
     ``part`` has ``P + 2`` entries: the gradient sums laid out as ``raw``, the
     loss sum (at ``shown``, the running average, when ``averaging``) and the
     weight sum. ``outputs`` is ``model.n_out``, or None for one output (see
-    :func:`outputs`).
+    :func:`~fastgd.kernels.fused.kernel_n_out`).
     """
     X, y, sw, idx, _ = rows
     P = raw.shape[0]
@@ -143,12 +143,6 @@ def show_average(model, step, slots, t, average_start, shown):
                 shown[j] = slots[0, j]
 
 
-def outputs(model):
-    """``model.n_out`` as the kernels take it: None for one output, whose
-    kernels then leave the softmax out (it is not compiled for them)."""
-    return model.n_out if model.n_out > 1 else None
-
-
 def minibatch_epoch(rows, model, step, theta, raw, slots, t, lr, average_start):
     """Run consecutive mini-batches over ``rows``; update ``theta``, ``raw`` and ``slots`` in place.
 
@@ -166,7 +160,7 @@ def minibatch_epoch(rows, model, step, theta, raw, slots, t, lr, average_start):
     t : int
         The step count after the epoch.
     """
-    return batch_loop(rows, model, step, theta, raw, slots, t, lr, average_start, outputs(model))
+    return batch_loop(rows, model, step, theta, raw, slots, t, lr, average_start, kernel_n_out(model.n_out))
 
 
 @njit(**JIT)

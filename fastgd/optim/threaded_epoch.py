@@ -43,7 +43,8 @@ from ..kernels.atomics import (
     store_relaxed,
     store_release,
 )
-from .epoch import at_average, batch_end, chunk_count, chunk_sums, outputs, show_average, take_step
+from ..kernels.fused import kernel_n_out
+from .epoch import at_average, batch_end, chunk_count, chunk_sums, show_average, take_step
 
 # Slots of the shared ``sync`` array. The three counters sit 64 bytes apart,
 # so no two share a cache line.
@@ -133,6 +134,6 @@ def threaded_minibatch_epoch(rows, model, step, theta, raw, slots, t, lr, averag
     _publish(rows, model, sync, np.int64(0), n)
     parts = np.empty((chunk_count(model, model.batch_size), P + 2))
     args = (rows, model, step, theta, raw, slots, lr, average_start, sync, parts, np.empty(P), np.empty(P), shown,
-            totals, n, outputs(model))
+            totals, n, kernel_n_out(model.n_out))
     share(_work, args, n_threads)
     return float(totals[0]), float(totals[1]), int(sync[STEP])
