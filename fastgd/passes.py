@@ -14,7 +14,7 @@ from ._validation import first_nonfinite, kernel_dtype, readonly
 from .data.base import NO_WEIGHTS, Block, ColumnBlock
 from .kernels.columns import column_pass, column_pass_serial
 from .kernels.fused import full_pass, kernel_n_out, predict, predict_serial
-from .kernels.gram import dense_gram
+from .kernels.gram import column_gram, dense_gram
 from .kernels.losses import constant_losses
 from .data.coded import has_entries, store_of
 from .kernels.sparse import (
@@ -65,6 +65,10 @@ def add_gram(block, total, shift):
     """Add a block's weighted Gram matrix of ``z = [x - shift, 1, y]`` to ``total``
     (``(d + 2, d + 2)``; rows ``d`` and ``d + 1`` hold only their upper triangle:
     ``sum(w)``, ``sum(w y)``, ``sum(w y**2)``)."""
+    if isinstance(block, ColumnBlock):
+        threads = _threads.count(block.rows * total.shape[0] ** 2, GRAM_THREAD_WORK)
+        column_gram(block.columns, block.like, block.rows, block.y, block.w, shift, total, threads)
+        return total
     if has_entries(block.X):
         X = block.X
         kernel = _threads.kernel(sparse_gram, sparse_gram_serial, X.nnz * X.nnz // max(1, X.shape[0]))

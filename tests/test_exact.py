@@ -271,3 +271,67 @@ def test_dense_gram_does_not_depend_on_the_thread_count(dtype):
         s = weights[take] if len(weights) else np.ones(len(Z))
         expected = Z.T @ (s[:, None] * Z)
         np.testing.assert_allclose(results[0], expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_column_gram_equals_the_row_gram_bit_for_bit(dtype):
+    """Tiles filled from columns (Arrow, Parquet) hold the values tiles filled from rows do."""
+    from fastgd.kernels import gram
+
+    rng = np.random.default_rng(5)
+    X = (rng.normal(size=(25_000, 13)) * 10 + 100).astype(dtype)
+    y = rng.normal(size=X.shape[0])
+    w = rng.uniform(0.0, 2.0, X.shape[0])
+    shift = X[0].astype(np.float64)
+    columns = [np.ascontiguousarray(X[:, j]) for j in range(X.shape[1])]
+    addresses = np.array([c.ctypes.data for c in columns], np.int64)
+    for weights in (np.empty(0), w):
+        expected = np.zeros((15, 15))
+        gram.dense_gram(X, y, weights, shift, np.empty(0, np.int64), expected, 1)
+        for threads in (1, 2, 3):
+            total = np.zeros((15, 15))
+            gram.column_gram(addresses, np.empty(0, dtype), X.shape[0], y, weights, shift, total, threads)
+            assert np.array_equal(total, expected)
+
+
+def test_a_parquet_fit_sums_its_columns_without_a_row_copy(diabetes, tmp_path, monkeypatch):
+    from fastgd import passes
+    from fastgd.data import arrow
+
+    X, y = diabetes
+    pq.write_table(pa.table({f"x{j}": X[:, j] for j in range(X.shape[1])} | {"y": y}), tmp_path / "d.parquet",
+                   row_group_size=100)
+    calls = []
+    monkeypatch.setattr(passes, "column_gram", lambda *a, _k=passes.column_gram: calls.append(a[2]) or _k(*a))
+    copied = []
+    monkeypatch.setattr(arrow, "rows_from_columns", lambda *a, _k=arrow.rows_from_columns: copied.append(a[2].shape[0]) or _k(*a))
+    model = fastgd.GDRegressor(optimizer="exact", penalty=None).fit(fastgd.open_dataset(tmp_path / "d.parquet", target="y"))
+    assert sum(calls) == len(y) and model.converged_
+    assert copied == [1]  # the first row, the shift of the centred sums
+    expected = np.linalg.lstsq(np.column_stack([X, np.ones(len(y))]), y, rcond=None)[0]
+    assert _relative(np.r_[model.coef_, model.intercept_], expected) < 1e-10
+
+
+def test_the_solve_leaves_the_blas_threads_as_it_found_them(diabetes):
+    """The solve runs BLAS on one thread (see fastgd._blas), and restores the count, also under concurrent fits."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_info
+
+    from fastgd import _blas
+
+    def counts():
+        return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+    X, y = diabetes
+    fastgd.GDRegressor(optimizer="exact").fit(X, y)  # loads scipy's BLAS too
+    before = counts()
+    with _blas.one_thread(10):
+        assert set(counts()) == {1}
+        with _blas.one_thread(10):
+            assert set(counts()) == {1}
+        assert set(counts()) == {1}
+    assert counts() == before
+    with ThreadPoolExecutor(4) as pool:
+        models = list(pool.map(lambda k: fastgd.GDRegressor(optimizer="exact", alpha=10.0**-k).fit(X, y), range(16)))
+    assert counts() == before and all(model.converged_ for model in models)

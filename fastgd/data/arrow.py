@@ -15,7 +15,7 @@ import pyarrow as pa
 from .._config import SMALL_DATA_BYTES, piece_rows
 from .._validation import readonly
 from ..kernels.columns import rows_from_columns
-from .base import Block, ColumnBlock, LocalSource, _readonly, _weights
+from .base import Block, ColumnBlock, LocalSource, _readonly, _weights, row_shift
 
 
 class ArrowSource(LocalSource):
@@ -112,6 +112,12 @@ class ArrowSource(LocalSource):
         table = self._reader.read(k, self._columns())
         self._features_into(table, X)
         self._targets_into(table, y, w)
+
+    def first_row(self):
+        # One row converted, not a whole piece: a Parquet fit's Gram pass reads columns.
+        X, _, _ = self.allocate(1)
+        self._features_into(self._reader.read(0, self._columns()).slice(0, 1), X)
+        return row_shift(X, 0, self.n_features)
 
     def blocks(self):
         piece = self.piece_rows

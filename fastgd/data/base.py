@@ -58,6 +58,16 @@ class Rows(NamedTuple):
     bounds: np.ndarray
 
 
+def row_shift(X, i, n_features):
+    """Row ``i`` of the block rows ``X`` as the shift of centred sums: float64,
+    0 on sparse columns (a shift would fill their zeros in)."""
+    if is_coded(X):
+        return X.row_shift(i)
+    if is_sparse(X):
+        return np.zeros(n_features)
+    return X[i].astype(np.float64)
+
+
 class ColumnBlock(NamedTuple):
     """Rows of a source held column by column, for the columnar pass."""
 
@@ -225,12 +235,7 @@ class LocalSource(Source):
 
     def first_row(self):
         for block in self.blocks():
-            i = block.rows[0] if len(block.rows) else 0
-            if is_coded(block.X):
-                return block.X.row_shift(i)
-            if is_sparse(block.X):
-                return np.zeros(self.n_features)  # a shift would fill the zeros in
-            return block.X[i].astype(np.float64)
+            return row_shift(block.X, block.rows[0] if len(block.rows) else 0, self.n_features)
 
     def target_counts(self):
         labels, counts = [], []

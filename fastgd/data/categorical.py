@@ -159,6 +159,11 @@ class CodedArrowSource(ArrowSource):
         self._kept = []  # the coded rows, once built: shared with the copies of with_target
         self._unknown = {}
 
+    def first_row(self):
+        # From the blocks, which reuse the coded rows once built: coding row 0
+        # on its own would count its unknown categories twice.
+        return LocalSource.first_row(self)
+
     def centrable(self):
         return self._layout.centrable()
 

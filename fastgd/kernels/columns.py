@@ -31,7 +31,7 @@ def _pointer(typingctx, address, like):
 
 
 @njit(**JIT)
-def _column(columns, j, like, start, rows):
+def column_view(columns, j, like, start, rows):
     """``rows`` values of column ``j`` from row ``start``, as an array view."""
     return carray(_pointer(columns[j] + start * like.itemsize, like), (rows,))
 
@@ -49,7 +49,7 @@ def rows_from_columns(columns, like, X):
     for first in range(0, n, 64):
         m = min(n, first + 64) - first
         for j in range(d):
-            c = _column(columns, j, like, first, m)
+            c = column_view(columns, j, like, first, m)
             for i in range(m):
                 X[first + i, j] = c[i]
 
@@ -68,14 +68,14 @@ def _tiles(columns, like, start, stop, y, sw, theta, loss, param, g, p):
         j = 0
         while j < d:
             if j + 4 <= d:
-                c0, c1 = _column(columns, j, like, first, m), _column(columns, j + 1, like, first, m)
-                c2, c3 = _column(columns, j + 2, like, first, m), _column(columns, j + 3, like, first, m)
+                c0, c1 = column_view(columns, j, like, first, m), column_view(columns, j + 1, like, first, m)
+                c2, c3 = column_view(columns, j + 2, like, first, m), column_view(columns, j + 3, like, first, m)
                 w0, w1, w2, w3 = theta[j], theta[j + 1], theta[j + 2], theta[j + 3]
                 for i in range(m):
                     p[i] += (w0 * c0[i] + w1 * c1[i]) + (w2 * c2[i] + w3 * c3[i])
                 j += 4
             else:
-                c0 = _column(columns, j, like, first, m)
+                c0 = column_view(columns, j, like, first, m)
                 w0 = theta[j]
                 for i in range(m):
                     p[i] += w0 * c0[i]
@@ -91,8 +91,8 @@ def _tiles(columns, like, start, stop, y, sw, theta, loss, param, g, p):
         j = 0
         while j < d:
             if j + 4 <= d:
-                c0, c1 = _column(columns, j, like, first, m), _column(columns, j + 1, like, first, m)
-                c2, c3 = _column(columns, j + 2, like, first, m), _column(columns, j + 3, like, first, m)
+                c0, c1 = column_view(columns, j, like, first, m), column_view(columns, j + 1, like, first, m)
+                c2, c3 = column_view(columns, j + 2, like, first, m), column_view(columns, j + 3, like, first, m)
                 s0 = s1 = s2 = s3 = 0.0
                 for i in range(m):
                     r = p[i]
@@ -106,7 +106,7 @@ def _tiles(columns, like, start, stop, y, sw, theta, loss, param, g, p):
                 g[j + 3] += s3
                 j += 4
             else:
-                c0 = _column(columns, j, like, first, m)
+                c0 = column_view(columns, j, like, first, m)
                 s0 = 0.0
                 for i in range(m):
                     s0 += p[i] * c0[i]

@@ -30,6 +30,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from .._blas import one_thread
 from ..kernels.coordinate import gram_lasso
 from ..optim.space import gradient_to_standard
 from ..passes import add_gram
@@ -119,7 +120,7 @@ def gram(problem):
     d = problem.n_features
     # The first row is 0 on sparse columns (a shift would fill their zeros in).
     shift = source.first_row() if problem.fit_intercept else np.zeros(d)
-    G = source.reduce(add_gram, (shift,), np.zeros((d + 2, d + 2)), np.add)
+    G = source.reduce(add_gram, (shift,), np.zeros((d + 2, d + 2)), np.add, columns=True)
     problem.check_finite(G, "summing the Gram matrix")
     return G, shift
 
@@ -179,7 +180,8 @@ def solution(problem, G, shift):
         beta = np.zeros(rhs.shape[0])
         gram_lasso(np.ascontiguousarray(A), rhs, problem.l1 * inv[used], beta, CD_TOL, CD_MAX_SWEEPS)
     else:
-        beta = _solve(A, rhs, problem.l2 > 0.0)
+        with one_thread(rhs.shape[0]):
+            beta = _solve(A, rhs, problem.l2 > 0.0)
     w = np.zeros(d)
     w[used] = beta * inv[used]
     b = G[d, d + 1] / weight - (mean + shift) @ w if problem.fit_intercept else 0.0
