@@ -35,6 +35,10 @@ class Loss:
     #: The log link: predictions are ``exp(decision)`` and the intercept
     #: starts at ``log(mean(y))``.
     log_link: bool = False
+    #: The intercept starts at the target mean: the loss's gradient is
+    #: bounded, so from 0 an intercept far from the targets would move by at
+    #: most the rate times the bound a step.
+    starts_at_mean: bool = False
 
     def curvature(self, target_mean):
         """The curvature bound, or for an unbounded loss its value at the start.
@@ -47,8 +51,11 @@ class Loss:
         return target_mean()
 
     def start_intercept(self, target_mean):
-        """Where the intercept starts: 0, or ``log(mean(y))`` under the log link,
+        """Where the intercept starts: 0, the weighted target mean
+        (:attr:`starts_at_mean`), or ``log(mean(y))`` under the log link,
         where the curvature is representative."""
+        if self.starts_at_mean:
+            return target_mean()
         if not self.log_link:
             return 0.0
         mean = target_mean()
@@ -77,7 +84,7 @@ class Loss:
 
 
 SQUARED_ERROR = Loss("squared_error", kernels.SQUARED_ERROR, 1.0)
-HUBER = Loss("huber", kernels.HUBER, 1.0)
+HUBER = Loss("huber", kernels.HUBER, 1.0, starts_at_mean=True)
 POISSON = Loss("poisson", kernels.POISSON, None, log_link=True)
 LOG_LOSS = Loss("log_loss", kernels.LOG_LOSS, 0.25, classification=True)
 #: Not smooth: its step is that of squared error and decays on plateaus.

@@ -3,6 +3,10 @@
 import numpy as np
 
 
+#: fastgd's default Huber threshold.
+HUBER_EPSILON = 1.35
+
+
 def loss_terms(p, y, loss):
     """Per-row loss at predictions ``p`` (classification targets in -1/+1)."""
     if loss == "squared_error":
@@ -11,6 +15,9 @@ def loss_terms(p, y, loss):
         return np.logaddexp(0.0, -y * p)
     if loss == "poisson":
         return np.exp(p) - y * p
+    if loss == "huber":  # fastgd's default epsilon
+        e = np.abs(p - y)
+        return np.where(e <= HUBER_EPSILON, 0.5 * e * e, HUBER_EPSILON * (e - 0.5 * HUBER_EPSILON))
     raise ValueError(loss)
 
 

@@ -236,3 +236,16 @@ def test_nan_and_infinity_are_named_for_every_loss_mode_and_optimizer(
         with pytest.raises(ValueError, match="row 7|NaN or infinity"):
             model.fit(bad_X, bad_y, sample_weight=bad_w)
         assert not hasattr(model, "coef_")
+
+
+@pytest.mark.parametrize("params", [{}, {"optimizer": "sgd"}, {"batch_size": 32}])
+def test_huber_reaches_targets_far_from_zero(params):
+    """The Huber gradient is bounded: from an intercept of 0, 10,000 away, steps of the first length crawled."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((1000, 3))
+    y = X @ [1.0, 2.0, 3.0] + 1e4 + rng.standard_normal(1000)
+    best = fastgd.GDRegressor(loss="huber", tol=1e-10).fit(X, y)
+    model = fastgd.GDRegressor(loss="huber", random_state=0, **params).fit(X, y)
+    assert model.n_iter_ < 200 and model.stop_reason_ != "max_iter"
+    best_value = objective(X, y, best.coef_, best.intercept_, "huber")
+    assert relative_gap(objective(X, y, model.coef_, model.intercept_, "huber"), best_value) < 1e-3

@@ -3,8 +3,13 @@
 The direction comes from the two-loop recursion over the last
 ``LBFGS_MEMORY`` pairs of steps and gradient changes (each kept with its
 inner product); the step length from
-backtracking until the Armijo condition holds (each trial one pass). The
-penalty, smooth here (L2 only), is part of objective and gradient.
+backtracking until the Armijo condition holds (each trial one pass). A
+steepest-descent step (no pairs yet, or none kept) that is accepted at once
+doubles while the objective keeps falling as steeply (Wolfe's curvature
+condition, :data:`WOLFE`): where the loss is linear in the parameters, as the
+Huber loss far from its targets, the gradient does not change, no pair forms,
+and steps of the first length crawl (an intercept 10,000 away took 1.0 an
+epoch). The penalty, smooth here (L2 only), is part of objective and gradient.
 """
 
 import math
@@ -20,6 +25,11 @@ from .._config import JIT
 LBFGS_MEMORY = 40
 LBFGS_MEMORY_BYTES = 1 << 27
 ARMIJO = 1e-4
+#: An accepted steepest-descent step doubles while the slope along it stays
+#: below this fraction of the starting slope (the usual curvature constant).
+WOLFE = 0.9
+#: Steps double up to this length at most.
+LARGEST_STEP = 1e20
 #: A line search that halves the step below this has found no decrease.
 SMALLEST_STEP = 1e-20
 #: Parameters times pairs up to which the two-loop runs compiled on the pairs
@@ -57,6 +67,7 @@ class Lbfgs:
             if slope >= 0.0:  # not a descent direction: forget the curvature pairs
                 pairs.clear()
                 direction, slope = -grad, -float(grad @ grad)
+            steepest, backtracked = not pairs, False
             step = 1.0 if pairs else min(1.0, 1.0 / max(np.abs(grad).sum(), 1e-300))
             while True:
                 new = theta + step * direction
@@ -70,10 +81,15 @@ class Lbfgs:
                         return "the line search found no step that lowers the objective"
                     pairs.clear()  # a stale curvature estimate: retry along the gradient
                     direction, slope = -grad, -float(grad @ grad)
+                    steepest, backtracked = True, False
                     step = min(1.0, 1.0 / max(np.abs(grad).sum(), 1e-300))
                     continue
                 step *= 0.5
+                backtracked = True
             new_grad = problem.gradient(new_sums) + l2w * new
+            if steepest and not backtracked:
+                new, new_sums, new_f, new_grad = self._extrapolate(theta, f, direction, slope, step, new, new_sums,
+                                                                   new_f, new_grad)
             s, yk = new - theta, new_grad - grad
             ys = float(yk @ s)
             if ys > 1e-12 * (s @ s):
@@ -85,6 +101,24 @@ class Lbfgs:
             if after_epoch(state, f, theta, new_sums) == "stop":
                 break
         return None
+
+    def _extrapolate(self, theta, f, direction, slope, step, new, new_sums, new_f, new_grad):
+        """Double the accepted step ``theta -> new`` while the slope along
+        ``direction`` stays below ``WOLFE * slope`` and the objective falls
+        (see the module); returns the last point taken, its sums, objective and gradient."""
+        problem = self.problem
+        while float(new_grad @ direction) < WOLFE * slope and step < LARGEST_STEP:
+            trial = theta + 2.0 * step * direction
+            trial_sums = problem.sums(trial)
+            if not np.all(np.isfinite(trial_sums)):
+                break
+            trial_f = problem.objective(trial_sums, trial)
+            if not (trial_f < new_f and trial_f <= f + ARMIJO * 2.0 * step * slope):
+                break
+            step *= 2.0
+            new, new_sums, new_f = trial, trial_sums, trial_f
+            new_grad = problem.gradient(new_sums) + problem.weights[0] * new
+        return new, new_sums, new_f, new_grad
 
 
 def _two_loop(grad, pairs, l2w):

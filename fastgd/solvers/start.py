@@ -31,8 +31,8 @@ def start(problem, options, raw=None, whole_fit=False):
     """A fresh :class:`SolverState` for ``problem``.
 
     Parameters start at ``raw`` (data units) when given, else at zero, except
-    an intercept under a log link (Poisson), which starts at ``log(mean(y))``
-    where the curvature is representative. A ``whole_fit`` that the exact
+    the intercept of some losses (see
+    :meth:`~fastgd.losses.Loss.start_intercept`). A ``whole_fit`` that the exact
     solver will solve does not measure the automatic rate (a few passes).
     """
     if raw is None:
