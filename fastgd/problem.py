@@ -14,6 +14,17 @@ from .passes import add_constant_losses, add_stats, add_sums, combine_stats
 from .optim.space import from_raw, gradient_to_standard, to_raw
 
 
+def constant_columns(scale, center):
+    """Which columns of standard deviation ``scale`` and mean ``center`` are constant.
+
+    Their spread is within rounding of their magnitude (a column of one
+    value has scale 0 exactly: the moments are summed shifted by a row), or
+    too small to divide by. The test is relative: a column of values near
+    1e-12 varies as much as one near 1.
+    """
+    return (scale <= 1e-12 * np.abs(center)) | (scale < np.finfo(np.float64).tiny)
+
+
 @dataclass(frozen=True)
 class Problem:
     """The objective over the rows ``(x_i, y_i, s_i)`` of ``source``.

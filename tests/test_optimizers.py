@@ -172,6 +172,22 @@ def test_zero_variance_columns_get_zero_coefficients_and_a_warning():
         fastgd.GDRegressor(standardize=True, batch_size=32, max_iter=2, tol=None).fit(frame, y)
 
 
+@pytest.mark.parametrize("size", [1e-12, 1e-150])
+@pytest.mark.parametrize("params", [{}, {"optimizer": "lbfgs"}, {"batch_size": 32}])
+def test_a_column_of_tiny_values_is_a_feature_not_a_constant(size, params):
+    """Constancy is relative to a column's magnitude: values near 1e-12 vary as much as values near 1."""
+    import warnings
+
+    rng = np.random.default_rng(57)
+    X = rng.standard_normal((300, 2))
+    y = X[:, 0] + X[:, 1]
+    X[:, 1] *= size
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fastgd.DataWarning)
+        model = fastgd.GDRegressor(random_state=0, **params).fit(X, y)
+    np.testing.assert_allclose(model.coef_ * [1.0, size], [1.0, 1.0], rtol=1e-3)
+
+
 def test_standardize_without_intercept_scales_but_does_not_centre():
     rng = np.random.default_rng(56)
     X = rng.standard_normal((2000, 3)) * [0.01, 1.0, 100.0] + 2.0

@@ -21,7 +21,7 @@ from ..data.open import prediction_data, target_name, training_data
 from ..data.subset import split
 from ..exceptions import DataWarning, NotFittedError, compatible, warn_caller
 from ..monitor import flat_parameters
-from ..problem import Problem
+from ..problem import Problem, constant_columns
 from ..solvers import exact, resume, solve, start
 from ..data.categorical import Coding
 from .settings import checked_handle_unknown, settings as checked_settings
@@ -269,7 +269,7 @@ class GDBase(ParamsMixin):
         # Centring without an intercept would change the model: scale only.
         kept = np.full(problem.n_features, problem.fit_intercept) if centred is None else centred & problem.fit_intercept
         center, scale = np.where(kept, mean, 0.0), np.where(kept, std, rms)
-        constant = np.flatnonzero(scale <= 1e-12 * np.maximum(np.abs(center), 1.0))
+        constant = np.flatnonzero(constant_columns(scale, center))
         if constant.size and streaming:
             scale = scale.copy()
             scale[constant] = 1.0

@@ -34,6 +34,7 @@ from .._blas import one_thread
 from ..kernels.coordinate import gram_lasso
 from ..optim.space import gradient_to_standard
 from ..passes import add_gram
+from ..problem import constant_columns
 from .lbfgs import Lbfgs
 
 #: Features up to which the exact solver applies (a Gram matrix of 32 MiB).
@@ -167,7 +168,7 @@ def solution(problem, G, shift):
         c -= mean * (G[d, d + 1] / weight)
     # else no centring: shift is 0
     scale = np.sqrt(np.maximum(np.diag(C), 0.0))
-    used = scale > 1e-12 * np.maximum(np.abs(mean + shift), 1.0)
+    used = ~constant_columns(scale, mean + shift)
     inv = np.where(used, 1.0 / np.where(used, scale, 1.0), 0.0)
     C *= inv[:, None]
     C *= inv[None, :]
