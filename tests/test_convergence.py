@@ -90,6 +90,19 @@ def test_a_separable_classification_says_so():
     assert len(warned) == 1 and "separable" in str(warned[0].message)
 
 
+def test_a_converged_fit_of_separable_classes_says_so():
+    """Without a penalty, the gradient vanishes only as the coefficients grow: tol is met, but not at an optimum."""
+    from sklearn.datasets import load_wine
+
+    X, y = load_wine(return_X_y=True)
+    with pytest.warns(fastgd.DataWarning, match="separable") as caught:
+        model = fastgd.GDClassifier().fit(X, y)
+    assert model.converged_ and len(caught) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert fastgd.GDClassifier(penalty="l2", alpha=1e-3).fit(X, y).converged_
+
+
 @pytest.fixture(scope="module")
 def well_conditioned():
     X, y, _ = make_regression(50_000, 10, seed=302, noise=0.5, offset=0.5)

@@ -67,6 +67,28 @@ def for_convergence(problem, options, monitor, stall):
     return f"{status}; {_fix(problem, options, monitor)}"
 
 
+def for_separable(problem, monitor):
+    """A warning for a converged classifier whose classes look separable, or None.
+
+    Without a penalty its objective has no minimum: the gradient vanishes as
+    the coefficients grow, so ``tol`` is met at a size that depends on
+    ``tol``, not on the data.
+    """
+    if not (monitor.converged and _looks_separable(problem, monitor)):
+        return None
+    return (
+        f"the training loss fell to {monitor.history[-1]:.2g} (from {monitor.watch.start:.2g}): the classes look "
+        "separable, and without a penalty the optimum lies at infinity, so coef_ grows as tol shrinks; add a "
+        "penalty (penalty='l2', alpha=1e-4, say) for coefficients that do not depend on tol"
+    )
+
+
+def _looks_separable(problem, monitor):
+    unpenalized = problem.l2 == 0 and problem.l1 == 0
+    history = monitor.history
+    return problem.loss.classification and unpenalized and history and history[-1] < 1e-3 * monitor.watch.start
+
+
 def _fix(problem, options, monitor):
     if not problem.standardized:
         _, scale = problem.measuring_coordinates
@@ -77,8 +99,7 @@ def _fix(problem, options, monitor):
                 "(coef_ stays in the data's units)"
             )
     history = monitor.history
-    unpenalized = problem.l2 == 0 and problem.l1 == 0
-    if problem.loss.classification and unpenalized and history and history[-1] < 1e-3 * monitor.watch.start:
+    if _looks_separable(problem, monitor):
         return (
             "the training loss is falling towards 0: the classes look separable, and without a penalty "
             "the optimum lies at infinity; add one (penalty='l2', alpha=1e-4, say)"

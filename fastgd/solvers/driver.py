@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..exceptions import ConvergenceWarning, DivergenceError, warn_caller
+from ..exceptions import ConvergenceWarning, DataWarning, DivergenceError, warn_caller
 from ..monitor import (
     INTERRUPTED, MAX_ITER, PLATEAU, STALLED, STOP, Monitor, coefficients, enable_logging, flat_parameters,
 )
@@ -146,6 +146,9 @@ def solve(problem, options, state, validation=None, epochs=None):
         warn_caller(
             advice.for_convergence(problem, options, monitor, stall), ConvergenceWarning
         )
+    separable = advice.for_separable(problem, monitor) if whole_fit else None
+    if separable is not None:
+        warn_caller(separable, DataWarning)
     coef, intercept = coefficients(problem, solution)
     result = FitResult(
         coef=coef,
