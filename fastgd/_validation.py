@@ -115,7 +115,8 @@ def check_sample_weight(sample_weight, n_rows):
     _check_numeric(w.dtype, "sample_weight")
     w = np.asarray(w, dtype=np.float64)
     if not np.all(np.isfinite(w)):
-        raise ValueError("sample_weight contains NaN or infinity")
+        row = int(np.argmin(np.isfinite(w)))
+        raise ValueError(f"sample_weight contains NaN or infinity; row {row} is {w[row]}")
     if np.any(w < 0):
         raise ValueError(f"sample_weight must be non-negative; row {int(np.argmax(w < 0))} is {w[w < 0][0]}")
     if not w.sum() > 0:
@@ -161,7 +162,8 @@ def describe(value):
 def check_real(value, name, low=-math.inf, high=math.inf, low_open=False, high_open=False):
     """``value`` as a float in the interval, or a TypeError/ValueError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {shown}")
     value = float(value)
     below = value <= low if low_open else value < low
     above = value >= high if high_open else value > high

@@ -88,6 +88,27 @@ def test_string_and_dictionary_columns_are_categorical_features(values):
         assert dataset.source.feature_names[-2:] == expected
 
 
+@pytest.mark.parametrize("first", [0, 1])
+def test_a_column_that_counts_the_rows_is_named(tmp_path, first):
+    """R's write.csv and pandas' to_csv write the row names: a feature by mistake, unless named."""
+    table = make_table()
+    n = table.num_rows
+    table = table.add_column(0, "rownames", pa.array(np.arange(first, first + n)))
+    table = table.append_column("count", pa.array(np.arange(n) % 7))  # integers, but not the rows
+    path = tmp_path / "t.csv"
+    import pyarrow.csv as pcsv
+
+    pcsv.write_csv(table, path)
+    with pytest.warns(fastgd.DataWarning, match=rf"column 'rownames' counts the rows \({first}, {first + 1}, {first + 2}, ...\)") as seen:
+        assert "rownames" in fastgd.open_dataset(path, target="y").feature_names
+    assert len(seen) == 1
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fastgd.open_dataset(path, target="y", features=["x0", "count"])
+
+
 def test_non_numeric_regression_target_is_named():
     table = make_table().append_column("label", pa.array(["a", "b"] * 500))
     with pytest.raises(TypeError, match="target column 'label' holds values such as 'a', not numbers: loss='squared_error' needs a numeric target; for class labels use GDClassifier"):

@@ -43,7 +43,7 @@ def test_non_finite_in_float32_classifier_input(data):
     X[3, 0] = np.inf
     with pytest.raises(ValueError, match="X contains inf at row 3, column 0"):
         fastgd.GDClassifier().fit(X, y > 0)
-    with pytest.raises(ValueError, match="y contains NaN or infinity"):
+    with pytest.raises(ValueError, match=r"y contains NaN or infinity \(row 2 is nan\)"):
         fastgd.GDClassifier().fit(X[4:], np.r_[0.0, 1.0, np.nan, np.zeros(193)])
 
 
@@ -118,7 +118,7 @@ def test_unknown_names(data):
     "params, error, message",
     [
         (dict(alpha=-1.0, penalty="l2"), ValueError, "alpha must be finite and >= 0, got -1.0"),
-        (dict(alpha="big"), TypeError, "alpha must be a real number, got str"),
+        (dict(alpha="big"), TypeError, "alpha must be a real number, got str 'big'"),
         (dict(l1_ratio=1.5), ValueError, "l1_ratio must be finite and >= 0 and <= 1, got 1.5"),
         (dict(batch_size=0), ValueError, "batch_size must be >= 1, got 0"),
         (dict(batch_size=2.5), TypeError, "batch_size must be an integer, got float"),
@@ -146,7 +146,7 @@ def test_bad_sample_weight(data):
     with pytest.raises(ValueError, match="sample_weight sums to zero"):
         fastgd.GDRegressor().fit(X, y, sample_weight=np.zeros(200))
     w[7] = np.nan
-    with pytest.raises(ValueError, match="sample_weight contains NaN or infinity"):
+    with pytest.raises(ValueError, match="sample_weight contains NaN or infinity; row 7 is nan"):
         fastgd.GDRegressor().fit(X, y, sample_weight=w)
 
 

@@ -212,6 +212,8 @@ def _open_arrow(schema, make_reader, description, target, features, weight, null
                 f"column {name!r} has {count} null (missing) value{'s' if count > 1 else ''}, the first "
                 f"at row {_first_null(reader, name)}; remove or impute them"
             )
+    if chosen:
+        _warn_row_numbers(reader, [n for n, t in zip(numeric, types) if pa.types.is_integer(t)], description)
     if coded:
         if fixed is None:
             _warn_numbers_as_text(reader, [n for n in coded if not pa.types.is_dictionary(schema.field(n).type)], description)
@@ -273,6 +275,26 @@ def _warn_numbers_as_text(reader, names, description):
                 f"{description}: column {name!r} holds text, but {count} of its first {valid} values are numbers "
                 f"(not {column[row].as_py()!r}, row {row}): it is used as a categorical column, a category per "
                 "distinct value; to use it as a number, replace the other values by numbers or leave them empty",
+                DataWarning,
+            )
+
+
+def _warn_row_numbers(reader, names, description):
+    """Warn about integer columns whose values (in the first block) count the
+    rows, 0, 1, 2, ... or 1, 2, 3, ...: an index written with the data (R's
+    ``rownames``, pandas' ``Unnamed: 0``), which a fit would take for a feature."""
+    if not names or not len(reader.block_sizes) or reader.block_sizes[0] < 3:
+        return
+    first = reader.read(0, names)
+    for name in names:
+        column = first.column(name)
+        if column.null_count:
+            continue
+        values = column.to_numpy()
+        if values[0] in (0, 1) and np.array_equal(values, np.arange(values[0], values[0] + len(values))):
+            warn_caller(
+                f"{description}: column {name!r} counts the rows ({values[0]}, {values[0] + 1}, {values[0] + 2}, ...): "
+                "it looks like a row index, and is used as a feature; name the features to leave it out",
                 DataWarning,
             )
 

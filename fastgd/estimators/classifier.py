@@ -47,7 +47,7 @@ class GDClassifier(GDBase):
     def _target_encoder(self, source, name, classes):
         seen, counts = source.target_counts()
         if seen.dtype.kind == "f" and not np.all(np.isfinite(seen)):
-            raise ValueError(f"{name} contains NaN or infinity; class labels must be finite")
+            raise ValueError(f"{name} contains NaN or infinity{_first_nonfinite(source)}; class labels must be finite")
         if classes is None:
             if seen.dtype.kind == "f" and np.any(seen != np.round(seen)):
                 example = seen[seen != np.round(seen)][0]
@@ -134,3 +134,18 @@ class GDClassifier(GDBase):
         """Mean accuracy."""
         prediction, y, w = self._scored(X, y, sample_weight)
         return float(np.average(prediction == y, weights=w))
+
+
+def _first_nonfinite(source):
+    """`` (row i is nan)`` for the first non-finite raw target, or "" where the source cannot say."""
+    offset = 0
+    try:
+        for raw in source.raw_targets():
+            values = np.asarray(raw, dtype=np.float64)
+            bad = np.flatnonzero(~np.isfinite(values))
+            if bad.size:
+                return f" (row {offset + int(bad[0])} is {values[bad[0]]})"
+            offset += values.shape[0]
+    except NotImplementedError:
+        pass
+    return ""
