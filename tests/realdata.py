@@ -120,6 +120,8 @@ PROBLEMS = [
     RealProblem("stackloss", _statsmodels("stackloss"), "squared_error"),
     RealProblem("diabetes", _sklearn("diabetes"), "squared_error", "l1", 0.1),
     RealProblem("longley", longley, "squared_error", "l1", 10.0),
+    # 20 collinear columns (condition 1.3e5): coordinate descent alone crawls.
+    RealProblem("star98", _statsmodels("star98", lambda f: f["NABOVE"].values, None), "squared_error", "l1", 0.1),
     RealProblem("breast_cancer", _sklearn("breast_cancer"), "log_loss", "l2", 1e-3),
     RealProblem("spector", _statsmodels("spector"), "log_loss", "l2", 1e-3),
     RealProblem("fair_any", _statsmodels("fair", lambda f: (f["affairs"].values > 0).astype(int), None), "log_loss", "l2", 1e-4),

@@ -47,6 +47,9 @@ AUTO_DENSE_GRAM_MAX = 256
 CD_TOL = 1e-13
 #: Sweeps after which coordinate descent stops (the fit then reports itself short of ``tol``).
 CD_MAX_SWEEPS = 100_000
+#: Times coordinate descent stops (sharing :data:`CD_MAX_SWEEPS`) to try its
+#: support for the exact solution (see :func:`_lasso`).
+SUPPORT_TRIES = 10
 
 
 def applies(problem, most=GRAM_MAX):
@@ -177,16 +180,54 @@ def solution(problem, G, shift):
     rhs = c * inv
     if not used.all():
         A, rhs = A[np.ix_(used, used)], rhs[used]
-    if problem.l1 > 0.0:
-        beta = np.zeros(rhs.shape[0])
-        gram_lasso(np.ascontiguousarray(A), rhs, problem.l1 * inv[used], beta, CD_TOL, CD_MAX_SWEEPS)
-    else:
-        with one_thread(rhs.shape[0]):
+    with one_thread(rhs.shape[0]):
+        if problem.l1 > 0.0:
+            beta = _lasso(np.ascontiguousarray(A), rhs, problem.l1 * inv[used])
+        else:
             beta = _solve(A, rhs, problem.l2 > 0.0)
     w = np.zeros(d)
     w[used] = beta * inv[used]
     b = G[d, d + 1] / weight - (mean + shift) @ w if problem.fit_intercept else 0.0
     return np.r_[w, b]
+
+
+def _lasso(A, rhs, l1w):
+    """Coordinate descent on the Gram matrix, then the exact solution on the support it found.
+
+    Coordinate descent gains a factor of about ``1 - 1 / condition`` a sweep:
+    on star98's 20 collinear columns (condition 1.3e5) 100,000 sweeps left
+    it at 3e-4 of optimality, and FISTA over the rows took it no further in
+    1000 epochs. Given the support and signs, the optimum solves one linear
+    system; it is kept only where the optimality conditions hold (signs as
+    assumed, every coordinate at 0 within its threshold), else descent
+    continues from where it was and the support is tried again.
+    """
+    beta = np.zeros(rhs.shape[0])
+    for _ in range(SUPPORT_TRIES):
+        sweeps = gram_lasso(A, rhs, l1w, beta, CD_TOL, CD_MAX_SWEEPS // SUPPORT_TRIES)
+        exact = _on_support(A, rhs, l1w, beta)
+        if exact is not None:
+            return exact
+        if sweeps < CD_MAX_SWEEPS // SUPPORT_TRIES:  # descent settled: nothing better to try
+            return beta
+    return beta
+
+
+def _on_support(A, rhs, l1w, beta):
+    """The lasso optimum if its support and signs are those of ``beta``, else None."""
+    support = beta != 0.0
+    signs = np.sign(beta[support])
+    candidate = np.zeros_like(beta)
+    if support.any():
+        inner = A[np.ix_(support, support)]
+        candidate[support] = _solve(inner, rhs[support] - l1w[support] * signs, True)
+        if not np.all(np.sign(candidate[support]) == signs):
+            return None
+    slack = np.abs(A @ candidate - rhs)[~support] - l1w[~support]
+    # Within rounding of the gradient's scale: the conditions hold.
+    if np.any(slack > 1e-10 * max(np.abs(rhs).max(), 1e-300)):
+        return None
+    return candidate
 
 
 def _solve(A, rhs, definite):
