@@ -44,7 +44,7 @@ def add_sums(block, total, raw, loss, param, n_out):
 def add_constant_losses(block, acc, b, loss, param):
     """Add a block's loss and weight sums at constant predictions ``b`` (see
     :func:`~fastgd.kernels.losses.constant_losses`) to ``acc``: the targets only."""
-    loss_total, weight_total = constant_losses(loss, param, b, block.y, block.w, block.rows)
+    loss_total, weight_total = constant_losses(loss, param, b, block.y, block.w, block.rows, kernel_n_out(b.shape[0]))
     return acc + np.array([loss_total, weight_total])
 
 

@@ -251,6 +251,21 @@ def test_nan_and_infinity_are_named_for_every_loss_mode_and_optimizer(
         assert not hasattr(model, "coef_")
 
 
+def test_huber_on_longley_without_a_penalty():
+    """Collinear columns and targets near 65,000: the objective reaches the optimum, and the
+    fit says whether its gradient met tol (it may stop at the rounding of float64 sums first)."""
+    problem = next(p for p in PROBLEMS if p.label == "longley-huber-l2 0.01")
+    problem = type(problem)(problem.name, problem.loader, "huber")
+    X, y = problem.data()
+    model, warned = fit_quietly(problem.estimator(), X, y)
+    assert relative_gap(problem.value(model.coef_, model.intercept_), problem.reference()) <= 1e-10
+    if model.converged_:
+        assert warned == [] and model.optimality_ <= 1e-7
+    else:
+        assert model.stop_reason_ == "stalled" and len(warned) == 1
+        assert "cannot fall further in float64" in str(warned[0].message)
+
+
 @pytest.mark.parametrize("params", [{}, {"optimizer": "sgd"}, {"batch_size": 32}])
 def test_huber_reaches_targets_far_from_zero(params):
     """The Huber gradient is bounded: from an intercept of 0, 10,000 away, steps of the first length crawled."""

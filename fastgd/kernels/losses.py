@@ -79,22 +79,21 @@ def softmax_loss_grad(p, label, r):
 
 
 @njit(**JIT)
-def constant_losses(code, param, b, y, sw, rows):
+def constant_losses(code, param, b, y, sw, rows, n_out):
     """``(loss sum, weight sum)`` when every row's prediction is ``b`` (one per
     output): the objective of a model whose weights are all zero, from the
-    targets alone. ``rows`` picks rows (all when empty); ``sw`` may be empty."""
-    n_out = b.shape[0]
-    r = np.empty(n_out)
-    p = b.copy()
+    targets alone. ``rows`` picks rows (all when empty); ``sw`` may be empty.
+    ``n_out`` is the softmax's class count, or None for one output (see
+    :func:`~fastgd.kernels.fused.kernel_n_out`: no softmax code compiled)."""
     constant = 0.0
-    if n_out > 1:
-        constant = softmax_loss_grad(p, 0, r) + b[0]  # logsumexp(b)
+    if n_out is not None and n_out > 1:
+        constant = softmax_loss_grad(b.copy(), 0, np.empty(n_out)) + b[0]  # logsumexp(b)
     gather = rows.shape[0] > 0
     weighted = sw.shape[0] > 0
     loss_total = weight_total = 0.0
     for k in range(rows.shape[0] if gather else y.shape[0]):
         i = rows[k] if gather else k
-        if n_out == 1:
+        if n_out is None or n_out == 1:
             value = loss_grad(code, b[0], y[i], param)[0]
         else:
             value = constant - b[int(y[i])]

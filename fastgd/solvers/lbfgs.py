@@ -3,13 +3,13 @@
 The direction comes from the two-loop recursion over the last
 ``LBFGS_MEMORY`` pairs of steps and gradient changes (each kept with its
 inner product); the step length from
-backtracking until the Armijo condition holds (each trial one pass). A
-steepest-descent step (no pairs yet, or none kept) that is accepted at once
-doubles while the objective keeps falling as steeply (Wolfe's curvature
-condition, :data:`WOLFE`): where the loss is linear in the parameters, as the
-Huber loss far from its targets, the gradient does not change, no pair forms,
-and steps of the first length crawl (an intercept 10,000 away took 1.0 an
-epoch). The penalty, smooth here (L2 only), is part of objective and gradient.
+backtracking until the Armijo condition holds (each trial one pass). Where
+the loss is linear in the parameters, as the Huber loss far from its
+targets, the gradient does not change, no pair forms, and steepest-descent
+steps of the first length crawl (an intercept 10,000 away took 1.0 an
+epoch). So once a step's pair is rejected for want of curvature, the next
+steepest-descent step, if accepted at once, doubles while the objective
+keeps falling as steeply (Wolfe's curvature condition, :data:`WOLFE`). The penalty, smooth here (L2 only), is part of objective and gradient.
 """
 
 import math
@@ -61,6 +61,7 @@ class Lbfgs:
         grad = problem.gradient(sums) + l2w * theta
         pairs = state.inner.pairs
         memory = int(min(LBFGS_MEMORY, max(3, LBFGS_MEMORY_BYTES // (16 * theta.shape[0]))))
+        flat = False  # the last step's gradient change showed no curvature
         for _ in range(epochs):
             direction = -_two_loop(grad, pairs, l2w)
             slope = float(grad @ direction)
@@ -87,12 +88,13 @@ class Lbfgs:
                 step *= 0.5
                 backtracked = True
             new_grad = problem.gradient(new_sums) + l2w * new
-            if steepest and not backtracked:
+            if flat and steepest and not backtracked:
                 new, new_sums, new_f, new_grad = self._extrapolate(theta, f, direction, slope, step, new, new_sums,
                                                                    new_f, new_grad)
             s, yk = new - theta, new_grad - grad
             ys = float(yk @ s)
-            if ys > 1e-12 * (s @ s):
+            flat = not ys > 1e-12 * (s @ s)
+            if not flat:
                 pairs.append((s, yk, ys))
                 del pairs[:-memory]
             theta, grad, f = new, new_grad, new_f
