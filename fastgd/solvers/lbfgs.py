@@ -9,7 +9,8 @@ targets, the gradient does not change, no pair forms, and steepest-descent
 steps of the first length crawl (an intercept 10,000 away took 1.0 an
 epoch). So once a step's pair is rejected for want of curvature, the next
 steepest-descent step, if accepted at once, doubles while the objective
-keeps falling as steeply (Wolfe's curvature condition, :data:`WOLFE`). The penalty, smooth here (L2 only), is part of objective and gradient.
+keeps falling as steeply (Wolfe's curvature condition, :data:`WOLFE`).
+The penalty, smooth here (L2 only), is part of objective and gradient.
 """
 
 import math
