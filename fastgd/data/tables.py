@@ -218,6 +218,8 @@ def _open_arrow(schema, make_reader, description, target, features, weight, null
         if fixed is None:
             _warn_numbers_as_text(reader, [n for n in coded if not pa.types.is_dictionary(schema.field(n).type)], description)
         found = [fixed[n] for n in coded] if fixed is not None else build_categories(reader, coded, coding.max_categories)
+        if chosen and fixed is None:
+            _warn_identifiers(found, int(np.sum(reader.block_sizes)), description)
         arrow = CodedArrowSource(reader, numeric, found, features, dtype, target, weight, coding.handle_unknown)
     else:
         arrow = ArrowSource(reader, features, tensor, dtype, target=target, weight=weight)
@@ -295,6 +297,20 @@ def _warn_row_numbers(reader, names, description):
             warn_caller(
                 f"{description}: column {name!r} counts the rows ({values[0]}, {values[0] + 1}, {values[0] + 2}, ...): "
                 "it looks like a row index, and is used as a feature; name the features to leave it out",
+                DataWarning,
+            )
+
+
+def _warn_identifiers(categories, n_rows, description):
+    """Warn about categorical columns with a different value in every row:
+    identifiers (R's row names of car models, say), whose indicators would
+    fit each row by itself."""
+    for column in categories:
+        if n_rows >= 3 and not column.hashed and column.size == n_rows:
+            warn_caller(
+                f"{description}: categorical column {column.name!r} has a different value in each of its {n_rows} "
+                "rows: it looks like an identifier, and as a feature it fits every row by itself; name the "
+                "features to leave it out",
                 DataWarning,
             )
 
