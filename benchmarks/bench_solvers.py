@@ -12,7 +12,7 @@ import numpy as np
 
 import fastgd
 
-from .common import SEED, arrays, warm_up
+from .common import SEED, arrays, data, warm_up
 
 
 class ExactLeastSquares:
@@ -35,6 +35,24 @@ class ExactLeastSquares:
 
     def time_fit(self, n, d, penalty):
         fastgd.GDRegressor(optimizer="exact", **self.penalty_args).fit(self.X, self.y)
+
+
+class ExactLeastSquaresSources:
+    """The exact least-squares fit from files: Arrow and Parquet sources fill the
+    Gram tiles from their columns (no row-major copy)."""
+
+    params = ([1_000_000], [100], ["numpy", "arrow", "parquet"])
+    param_names = ["n", "d", "source"]
+    timeout = 600
+
+    def setup(self, n, d, source):
+        warm_up()
+        self.data = data(source, n, d, np.float64)
+        warnings.simplefilter("ignore")
+        fastgd.GDRegressor(optimizer="exact", penalty=None).fit(*data(source, 20_000, d, np.float64))
+
+    def time_fit(self, n, d, source):
+        fastgd.GDRegressor(optimizer="exact", penalty=None).fit(*self.data)
 
 
 class StochasticEpoch:
