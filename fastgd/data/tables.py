@@ -212,11 +212,13 @@ def _open_arrow(schema, make_reader, description, target, features, weight, null
                 f"column {name!r} has {count} null (missing) value{'s' if count > 1 else ''}, the first "
                 f"at row {_first_null(reader, name)}; remove or impute them"
             )
-    if chosen:
-        _warn_row_numbers(reader, [n for n, t in zip(numeric, types) if pa.types.is_integer(t)], description)
+    counting = [n for n, t in zip(numeric, types) if pa.types.is_integer(t)] if chosen else []
+    texts = [n for n in coded if not pa.types.is_dictionary(schema.field(n).type)] if fixed is None else []
+    if (counting or texts) and len(reader.block_sizes):
+        first = reader.read(0, counting + texts)  # one read for both checks of the first block
+        _warn_row_numbers(first, counting, description)
+        _warn_numbers_as_text(first, texts, description)
     if coded:
-        if fixed is None:
-            _warn_numbers_as_text(reader, [n for n in coded if not pa.types.is_dictionary(schema.field(n).type)], description)
         found = [fixed[n] for n in coded] if fixed is not None else build_categories(reader, coded, coding.max_categories)
         if chosen and fixed is None:
             _warn_identifiers(found, int(np.sum(reader.block_sizes)), description)
@@ -259,13 +261,10 @@ def _warn_left_out(schema, left_out, description):
 _NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 
 
-def _warn_numbers_as_text(reader, names, description):
-    """Warn about text columns whose values (in the first block) are mostly
-    numbers but not all: probably numbers spoiled by a few bad values, which
-    would become a categorical column with a category per number."""
-    if not names or not len(reader.block_sizes):
-        return
-    first = reader.read(0, names)
+def _warn_numbers_as_text(first, names, description):
+    """Warn about text columns whose values (in ``first``, the first block) are
+    mostly numbers but not all: probably numbers spoiled by a few bad values,
+    which would become a categorical column with a category per number."""
     for name in names:
         column = first.column(name)
         numbers = pc.match_substring_regex(column, _NUMBER)
@@ -281,13 +280,12 @@ def _warn_numbers_as_text(reader, names, description):
             )
 
 
-def _warn_row_numbers(reader, names, description):
-    """Warn about integer columns whose values (in the first block) count the
-    rows, 0, 1, 2, ... or 1, 2, 3, ...: an index written with the data (R's
-    ``rownames``, pandas' ``Unnamed: 0``), which a fit would take for a feature."""
-    if not names or not len(reader.block_sizes) or reader.block_sizes[0] < 3:
+def _warn_row_numbers(first, names, description):
+    """Warn about integer columns whose values (in ``first``, the first block)
+    count the rows, 0, 1, 2, ... or 1, 2, 3, ...: an index written with the data
+    (R's ``rownames``, pandas' ``Unnamed: 0``), which a fit would take for a feature."""
+    if first.num_rows < 3:
         return
-    first = reader.read(0, names)
     for name in names:
         column = first.column(name)
         if column.null_count:
