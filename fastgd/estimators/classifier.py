@@ -4,7 +4,7 @@ import numpy as np
 
 from .. import losses
 from .._params import available_if, signature_with
-from .._validation import check_real
+from .._validation import check_real, describe
 from .base import GDBase
 from .outputs import block_labels, block_probabilities
 
@@ -47,7 +47,7 @@ class GDClassifier(GDBase):
     def _target_encoder(self, source, name, classes):
         seen, counts = source.target_counts()
         if seen.dtype.kind == "f" and not np.all(np.isfinite(seen)):
-            raise ValueError(f"{name} contains NaN or infinity{_first_nonfinite(source)}; class labels must be finite")
+            raise ValueError(f"{name} contains {_first_nonfinite(source)}; class labels must be finite")
         if classes is None:
             if seen.dtype.kind == "f" and np.any(seen != np.round(seen)):
                 example = seen[seen != np.round(seen)][0]
@@ -137,15 +137,16 @@ class GDClassifier(GDBase):
 
 
 def _first_nonfinite(source):
-    """`` (row i is nan)`` for the first non-finite raw target, or "" where the source cannot say."""
+    """The first non-finite raw target as :func:`~fastgd._validation.first_nonfinite`
+    names a regression target's ("NaN at row 7"), or "NaN or infinity" where the source cannot say."""
     offset = 0
     try:
         for raw in source.raw_targets():
             values = np.asarray(raw, dtype=np.float64)
             bad = np.flatnonzero(~np.isfinite(values))
             if bad.size:
-                return f" (row {offset + int(bad[0])} is {values[bad[0]]})"
+                return f"{describe(values[bad[0]])} at row {offset + int(bad[0])}"
             offset += values.shape[0]
     except NotImplementedError:
         pass
-    return ""
+    return "NaN or infinity"
