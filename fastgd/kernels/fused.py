@@ -13,14 +13,14 @@ one row per class.
 import numpy as np
 from numba import njit, prange
 
-from .._config import JIT, MIN_WAVE_CHUNKS, WAVE_BYTES, WAVE_CHUNKS
+from .._config import JIT, LEAF, MIN_WAVE_CHUNKS, WAVE_BYTES, WAVE_CHUNKS
 from .._threads import share
 from .atomics import fetch_add
 from .losses import loss_grad, softmax_loss_grad
 from .prefetch import DISTANCE, prefetch_row
 
 
-@njit(inline="always", **JIT)
+@njit(**LEAF)
 def _term(loss, param, p, y, sw, i, weighted):
     """Row ``i``'s weighted loss, weighted derivative and weight."""
     value, r = loss_grad(loss, p, y[i], param)
@@ -192,7 +192,7 @@ def _softmax_rows(X, y, sw, theta, n_out, idx, start, stop, g):
     return loss_total, weight_total
 
 
-@njit(inline="always", **JIT)
+@njit(**JIT)
 def loss_sum(X, y, sw, theta, loss, param, n_out, idx, start, stop):
     """Weighted loss sum of the same rows as :func:`accumulate` (``n_out`` as
     there), without a gradient."""

@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .._config import JIT
+from .._config import JIT, LEAF
 
 SQUARED_ERROR = 0
 LOG_LOSS = 1
@@ -25,7 +25,7 @@ HINGE = 5
 #: Softmax cross-entropy over K outputs; see :func:`softmax_loss_grad`.
 MULTINOMIAL = 6
 
-@njit(inline="always", **JIT)
+@njit(**LEAF)
 def loss_grad(code, p, y, param):
     """Loss and its derivative with respect to the prediction ``p``."""
     if code == SQUARED_ERROR:
@@ -58,7 +58,7 @@ def loss_grad(code, p, y, param):
     return math.nan, math.nan
 
 
-@njit(inline="always", **JIT)
+@njit(**LEAF)
 def softmax_loss_grad(p, label, r):
     """Softmax cross-entropy of logits ``p`` for class ``label``.
 
