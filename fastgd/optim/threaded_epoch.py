@@ -44,6 +44,7 @@ from ..kernels.atomics import (
     store_release,
 )
 from ..kernels.fused import kernel_n_out
+from ..kernels.prefetch import DISTANCE, prefetch_row
 from .epoch import at_average, batch_end, chunk_count, chunk_sums, show_average, take_step
 
 # Slots of the shared ``sync`` array. The three counters sit 64 bytes apart,
@@ -78,16 +79,38 @@ def _publish(rows, model, sync, start, n):
     store_release(sync, LIMIT, issued + chunk_count(model, stop - start))
 
 
+@njit(inline="always", **JIT)
+def _warm_next(rows, model, sync, n):
+    """Request the first rows of every chunk of the batch after the current one.
+
+    A thread that waits for a step has nothing else to do, and whichever
+    chunk it claims next starts on rows in cache: in shuffled order the
+    hardware cannot foresee them, and a chunk's own prefetching reaches only
+    its later rows. (If the next batch is already out, these are the rows of
+    the one after it: a wasted hint, never a wrong result.)
+    """
+    X, y, sw, idx, _ = rows
+    start = load_relaxed(sync, STOP)
+    end = min(n, start + model.batch_size)
+    for a in range(start, end, model.chunk_rows):
+        for q in range(a, min(end, a + DISTANCE)):
+            prefetch_row(X, y, sw, idx[q])
+
+
 @njit(**JIT)
 def _work(rows, model, step, theta, raw, slots, lr, average_start, sync, parts, g, grad, shown, totals, n, outputs):
     """One thread's share of the epoch: claim chunks until the end is published."""
     idle = 0
+    warmed = -1
     while True:
         limit = load_acquire(sync, LIMIT)
         if limit < 0:
             return
         k = load_relaxed(sync, TICKET)
         if k >= limit:
+            if warmed != limit and rows.order.shape[0] > 0:
+                warmed = limit
+                _warm_next(rows, model, sync, n)
             idle += 1
             if idle < SPINS:
                 spin_pause()
