@@ -1,6 +1,10 @@
 """Epoch time and peak memory, full batch and mini-batch, over sizes and sources."""
 
+import statistics
+import time
 import warnings
+
+import numpy as np
 
 import fastgd
 
@@ -94,3 +98,45 @@ class DefaultFit:
         return self.estimator(penalty="l2", alpha=1e-4).fit(*self.data).n_iter_
 
     track_epochs.unit = "epochs"
+
+
+class ExactPermutation:
+    """The row order of one exact-shuffle epoch: fastgd's bucketed shuffle
+    against numpy's ``Generator.permutation`` (``track_ratio``: measured in the
+    same run, after a pass that evicts the caches, as an epoch leaves them)."""
+
+    params = ([1_000_000, 10_000_000],)
+    param_names = ["n"]
+    timeout = 300
+
+    def setup(self, n):
+        try:
+            from fastgd.kernels.permute import bucket_bits, permutation
+        except ImportError:  # commits before it: nothing to measure
+            raise NotImplementedError from None
+        self.draw = lambda seed: permutation(seed, seed + 1, self.out, bucket_bits(n))
+        self.out = np.empty(n, np.int64)
+        self.evict = np.ones(1 << 25)  # 256 MiB
+        self.rng = np.random.default_rng(0)
+        self.draw(0)
+
+    def time_fastgd(self, n):
+        self.draw(1)
+
+    def time_numpy(self, n):
+        self.rng.permutation(n)
+
+    def track_ratio(self, n):
+        ours, theirs = [], []
+        for seed in range(5):
+            self.evict.sum()
+            start = time.perf_counter()
+            self.draw(seed)
+            ours.append(time.perf_counter() - start)
+            self.evict.sum()
+            start = time.perf_counter()
+            self.rng.permutation(n)
+            theirs.append(time.perf_counter() - start)
+        return statistics.median(ours) / statistics.median(theirs)
+
+    track_ratio.unit = "fastgd / numpy"

@@ -313,6 +313,41 @@ def test_group_shuffles_are_uniform_permutations_independent_of_how_groups_are_r
     assert len(counts) == 6 and all(abs(c - 1000) < 4 * 29 for c in counts.values())
 
 
+def test_exact_shuffle_permutations_are_uniform_across_buckets():
+    from fastgd.kernels.permute import BUCKET_ROWS, bucket_bits, permutation
+
+    def draw(n, seed):
+        out = np.full(n, -1, np.int64)
+        permutation(seed, seed + 99, out, bucket_bits(n))
+        return out
+
+    for n in (0, 1, 2, 7, BUCKET_ROWS, BUCKET_ROWS + 1, 5 * BUCKET_ROWS + 3):
+        assert sorted(draw(n, 5)) == list(range(n))
+    assert bucket_bits(5 * BUCKET_ROWS + 3) == 3  # eight buckets
+    np.testing.assert_array_equal(draw(10_000, 3), draw(10_000, 3))
+    assert not np.array_equal(draw(10_000, 3), draw(10_000, 4))
+    # One bucket: all 24 orders of four rows, equally often.
+    counts = {}
+    for seed in range(24_000):
+        key = tuple(draw(4, seed))
+        counts[key] = counts.get(key, 0) + 1
+    assert len(counts) == 24 and all(abs(c - 1000) < 4 * 31 for c in counts.values())
+    # Eight buckets: where the first and the last row land, by tenths of the
+    # order, and which of them comes first (chi-square at p = 1e-4 for 9 and 1
+    # degrees of freedom).
+    n, draws = 5 * BUCKET_ROWS + 3, 3000
+    first, last, before = np.zeros(10), np.zeros(10), 0
+    for seed in range(draws):
+        where = np.argsort(draw(n, seed))
+        first[where[0] * 10 // n] += 1
+        last[where[n - 1] * 10 // n] += 1
+        before += where[0] < where[n - 1]
+    expected = draws / 10
+    assert ((first - expected) ** 2 / expected).sum() < 33.7
+    assert ((last - expected) ** 2 / expected).sum() < 33.7
+    assert (before - draws / 2) ** 2 / (draws / 4) < 15.1
+
+
 @pytest.mark.parametrize("direction", ["to_raw", "from_raw"])
 def test_coordinate_maps_do_not_depend_on_where_their_output_sits(direction):
     # A loop that stores into its output while it sums is vectorized behind a

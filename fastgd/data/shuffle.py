@@ -1,8 +1,9 @@
 """Shuffle plans: the order in which a mini-batch epoch visits the rows.
 
-- ``"exact"``: a full permutation of the rows, every epoch. Needs random row
-  access (arrays and memory maps of any dtype and layout, a single-buffer
-  tensor column).
+- ``"exact"``: a full permutation of the rows, every epoch, uniformly random
+  (:func:`~fastgd.kernels.permute.permutation`, from two seeds drawn from
+  the generator). Needs random row access (arrays and memory maps of any
+  dtype and layout, a single-buffer tensor column).
 - ``"block"``: a random order of the natural blocks; consecutive blocks in
   that order form a group of at most ``buffer_rows`` rows (or one block),
   whose rows are permuted. Works for every source, streamed ones included
@@ -22,7 +23,7 @@ are read in place or through the buffer.
 import numpy as np
 
 from .._validation import readonly
-from ..kernels.permute import concatenate_ranges, group_blocks, shuffle_groups
+from ..kernels.permute import bucket_bits, concatenate_ranges, group_blocks, permutation, shuffle_groups
 from .base import ALL_ROWS, NO_WEIGHTS, Rows
 
 #: No unit boundaries: the whole order is one unit.
@@ -54,7 +55,7 @@ class EpochPlan:
             self._buffers = source.allocate(min(self._gathered, source.n_rows))
         if shuffle == "block" and self._in_place is None:
             self._buffers = source.allocate(self.capacity)
-        if shuffle == "block" and self._in_place is not None:
+        if shuffle is not None and (shuffle == "exact" or self._in_place is not None):
             self._order = np.empty(source.n_rows, np.int64)  # reused every epoch
 
     def run(self, step, carry, rng):
@@ -67,7 +68,9 @@ class EpochPlan:
         """Yield the :class:`~fastgd.data.base.Rows` of one epoch."""
         source = self.source
         if self.shuffle == "exact":
-            order = rng.permutation(source.n_rows)
+            seed, within = (int(v) for v in rng.integers(2**63, size=2))
+            order = self._order
+            permutation(seed, within, order, bucket_bits(len(order)))
             rows = self._in_place
             if rows is None:
                 yield from self._gather(order)
