@@ -1,6 +1,8 @@
 """The threaded mini-batch epoch: the same bits on any number of threads, the
 textbook steps, and no deadlock however the threads are scheduled."""
 
+import functools
+
 import numba
 import numpy as np
 import pytest
@@ -147,6 +149,36 @@ def test_the_threaded_kernel_equals_the_serial_one_for_any_thread_count(case):
         assert other[3] == serial[3]
         for a, b in zip(other[:3] + other[4:], serial[:3] + serial[4:]):
             assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("threads", [None, 2])
+def test_losses_away_from_the_average_leave_the_steps_alone(threads):
+    """A fit with ``tol`` measures each epoch with a pass, so its averaging epochs
+    skip the losses at the average: the same steps, the sums at the iterate."""
+    case = dict(KERNEL_CASES[1], weighted=False)
+    rows, model, step, theta0, slots0 = _inputs(**case)
+    results = {}
+    for at_average in (True, False):
+        m = model._replace(losses_at_average=at_average)
+        theta, slots = theta0.copy(), slots0.copy()
+        raw = np.empty_like(theta)
+        to_raw(theta, m.center, m.inv_scale, 1, raw)
+        run = minibatch_epoch if threads is None else functools.partial(threaded_minibatch_epoch, n_threads=threads)
+        loss, weight, t = run(rows, m, step, theta, raw, slots, 0, 0.02, 0.0)  # averaging from the first step
+        results[at_average] = (theta, raw, slots, t, loss, weight)
+    (theta, raw, slots, t, loss, weight), other = results[True], results[False]
+    for a, b in zip((theta, raw, slots), other[:3]):
+        assert np.array_equal(a, b)
+    assert t == other[3] and weight == other[5] == len(rows.y)
+    # At the iterate, the first batch's loss is that of the starting point, the
+    # average's is not: the sums differ, and an SGD epoch's are the iterate's.
+    assert loss != other[4]
+    sgd = model._replace(losses_at_average=True)
+    theta, slots = theta0.copy(), np.empty((0, theta0.shape[0]))
+    raw = np.empty_like(theta)
+    to_raw(theta, sgd.center, sgd.inv_scale, 1, raw)
+    plain = step._replace(rule=SGD)
+    assert minibatch_epoch(rows, sgd, plain, theta, raw, slots, 0, 0.02, np.inf)[0] == other[4]
 
 
 def test_threaded_steps_are_the_textbook_steps(monkeypatch):

@@ -53,6 +53,11 @@ class Model(NamedTuple):
     scaled_l2: bool = False
     #: Rows per chunk of a batch (see :func:`chunk_rows`); 0: one chunk.
     chunk_rows: int = 0
+    #: An averaging rule sums its batch losses at the average, as it reports
+    #: (one more dot product per row). False where nobody reads them: a pass
+    #: after the epoch measures the objective (a fit with ``tol``); the sums
+    #: are then taken at the iterate, and the steps are the same.
+    losses_at_average: bool = True
 
 
 def chunk_rows(n_params, batch_size):
@@ -131,9 +136,15 @@ def at_average(step, t, average_start):
 
 
 @njit(inline="always", **JIT)
+def losses_at_average(model, step, t, average_start):
+    """Whether the batch after step ``t`` sums its losses at the running average."""
+    return model.losses_at_average and at_average(step, t, average_start)
+
+
+@njit(inline="always", **JIT)
 def show_average(model, step, slots, t, average_start, shown):
-    """Write the running average in data units into ``shown`` when the next step reports at it."""
-    if at_average(step, t, average_start):
+    """Write the running average in data units into ``shown`` when the next batch sums its losses there."""
+    if losses_at_average(model, step, t, average_start):
         if model.standardized:
             to_raw(slots[0], model.center, model.inv_scale, model.n_out, shown)
         else:
@@ -182,7 +193,8 @@ def batch_loop(rows, model, step, theta, raw, slots, t, lr, average_start, outpu
         for c in range(count):
             a = start + c * model.chunk_rows
             b = stop if c == count - 1 else a + model.chunk_rows
-            chunk_sums(rows, model, raw, shown, at_average(step, t, average_start), a, b, n, outputs, parts[c])
+            chunk_sums(rows, model, raw, shown, losses_at_average(model, step, t, average_start), a, b, n, outputs,
+                       parts[c])
         t = take_step(
             model, step, theta, raw, slots, parts, count, stop - start, g, grad, shown, t, lr, average_start, totals
         )

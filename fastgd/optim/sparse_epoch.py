@@ -262,7 +262,7 @@ def sparse_minibatch_epoch(rows, model, step, theta, slots, t, lr, average_start
         for j in centred:
             stamp[j] = batch  # updated every step, never listed
         _shifts(centred, center, q, theta, n_out, stride, shifts)
-        shown = avg.shape[0] > 0 and t > average_start
+        shown = avg.shape[0] > 0 and t > average_start and model.losses_at_average
         if shown:
             _shifts(centred, center, q, avg, n_out, stride, average_shifts)
         for k in range(start, stop):

@@ -1,7 +1,7 @@
 """The stochastic (B=1) epoch of plain and averaged SGD on dense rows, one output.
 
-Per row: one dot product (two with averaging, whose loss is reported at the
-average, in the same read of the row), one loss derivative, and one fused
+Per row: one dot product (two with averaging when its losses are reported,
+at the average, in the same read of the row), one loss derivative, and one fused
 update of every parameter, with its proximal step (and the running average).
 The general mini-batch epoch (:mod:`fastgd.optim.epoch`) takes six loops
 over the parameters a step, in data units and back; stochastic descent is
@@ -88,7 +88,7 @@ def stochastic_epoch(rows, model, step, theta, raw, slots, t, lr, average_start)
             for j in range(d):
                 z[j] = x[j]
         value, r = loss_grad(model.loss, _dot(theta, z), y[i], model.param)
-        if averaging and t > average_start:  # the loss the rule reports: at the average
+        if averaging and t > average_start and model.losses_at_average:  # the loss the rule reports
             value = loss_grad(model.loss, _dot(avg, z), y[i], model.param)[0]
         s = sw[i] if weighted else 1.0
         loss_total += value * s

@@ -45,7 +45,7 @@ from ..kernels.atomics import (
 )
 from ..kernels.fused import kernel_n_out
 from ..kernels.prefetch import DISTANCE, prefetch_row
-from .epoch import at_average, batch_end, chunk_count, chunk_sums, show_average, take_step
+from .epoch import batch_end, chunk_count, chunk_sums, losses_at_average, show_average, take_step
 
 # Slots of the shared ``sync`` array. The three counters sit 64 bytes apart,
 # so no two share a cache line.
@@ -130,7 +130,8 @@ def _work(rows, model, step, theta, raw, slots, lr, average_start, sync, parts, 
         c = k - first
         a = start + c * model.chunk_rows
         b = stop if k == limit - 1 else a + model.chunk_rows
-        chunk_sums(rows, model, raw, shown, at_average(step, t, average_start), a, b, n, outputs, parts[c])
+        chunk_sums(rows, model, raw, shown, losses_at_average(model, step, t, average_start), a, b, n, outputs,
+                   parts[c])
         if fetch_add(sync, DONE, 1) + 1 == limit:
             # The batch's last chunk: its sums are all written (each thread
             # counted its chunk done after writing it).

@@ -42,6 +42,7 @@ class MiniBatch:
             source.n_rows / weight_sum, problem.center, problem.inv_scale, problem.standardized,
             options.in_kernel_power, source.sparse and _scaled_l2(self.rule, problem, self.step),
             chunk_rows(problem.n_params, options.batch_size),
+            losses_at_average=options.tol is None,  # with tol, a pass measures each epoch
         )
         self.epochs = source.epochs(options.shuffle, options.shuffle_buffer, options.batch_size)
 
