@@ -70,7 +70,17 @@ def permutation(seed, within, out, bits):
         b = _bucket(seed, i, shift, bits)
         out[ends[b]] = i
         ends[b] += 1
-    shuffle_groups(out, ends, within, 0)
+    _shuffle_groups(out, ends, within, 0)  # inlined: an exact shuffle compiles no second kernel
+
+
+@njit(inline="always", **JIT)
+def _shuffle_groups(order, bounds, seed, first):
+    start = 0
+    for stop in bounds:
+        for k in range(stop - 1, start, -1):
+            j = start + int(_uniform(seed, first + k) * (k - start + 1))
+            order[k], order[j] = order[j], order[k]
+        start = stop
 
 
 @njit(**JIT)
@@ -82,12 +92,7 @@ def shuffle_groups(order, bounds, seed, first):
     shuffled on its own (``first`` its offset) matches the same group
     shuffled within the whole order.
     """
-    start = 0
-    for stop in bounds:
-        for k in range(stop - 1, start, -1):
-            j = start + int(_uniform(seed, first + k) * (k - start + 1))
-            order[k], order[j] = order[j], order[k]
-        start = stop
+    _shuffle_groups(order, bounds, seed, first)
 
 
 @njit(**JIT)
