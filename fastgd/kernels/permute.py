@@ -3,9 +3,9 @@ and permutations inside them.
 
 Written here rather than taken from numpy: ``Generator.permutation`` swaps
 entries all over its array, and for a million rows (an 8 MB array, evicted
-by the epoch's own reads) it took 27-46 ms, a fifth of a two-thread B=256
-epoch over 1M x 100 float64. :func:`permutation` keeps every swap inside a
-bucket that fits in cache.
+by the epoch's own reads) it took 14-46 ms over runs, up to a fifth of a
+two-thread B=256 epoch over 1M x 100 float64. :func:`permutation` keeps
+every swap inside a bucket that fits in cache (9-12 ms).
 """
 
 import numpy as np
@@ -16,6 +16,7 @@ from .._config import JIT
 #: Rows per bucket of :func:`permutation` (on average): 32 KB of int64
 #: positions, which a Fisher-Yates shuffle then visits in L1 cache.
 BUCKET_ROWS = 4096
+
 
 @njit(inline="always", **JIT)
 def _bits(seed, k):

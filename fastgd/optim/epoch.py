@@ -167,7 +167,8 @@ def minibatch_epoch(rows, model, step, theta, raw, slots, t, lr, average_start):
     loss_total, weight_total : float
         Sums of the batch losses, each taken before the batch's step, at the
         parameters the rule reports: the iterate, or for an averaging rule the
-        running average (one more dot product per row, on rows in cache).
+        running average (one more dot product per row, on rows in cache; at
+        the iterate when ``model.losses_at_average`` is False).
     t : int
         The step count after the epoch.
     """
