@@ -55,7 +55,7 @@ class EpochPlan:
             self._buffers = source.allocate(min(self._gathered, source.n_rows))
         if shuffle == "block" and self._in_place is None:
             self._buffers = source.allocate(self.capacity)
-        if shuffle is not None and (shuffle == "exact" or self._in_place is not None):
+        if shuffle == "exact" or (shuffle == "block" and self._in_place is not None):
             self._order = np.empty(source.n_rows, np.int64)  # reused every epoch
 
     def run(self, step, carry, rng):

@@ -130,15 +130,10 @@ def take_step(model, step, theta, raw, slots, parts, count, size, g, grad, shown
 
 
 @njit(inline="always", **JIT)
-def at_average(step, t, average_start):
-    """Whether the step after ``t`` reports at the running average (an averaging rule, past its start)."""
-    return step.rule == ASGD and t > average_start
-
-
-@njit(inline="always", **JIT)
 def losses_at_average(model, step, t, average_start):
-    """Whether the batch after step ``t`` sums its losses at the running average."""
-    return model.losses_at_average and at_average(step, t, average_start)
+    """Whether the batch after step ``t`` sums its losses at the running average: an
+    averaging rule past its start, in an epoch whose losses are read."""
+    return model.losses_at_average and step.rule == ASGD and t > average_start
 
 
 @njit(inline="always", **JIT)
