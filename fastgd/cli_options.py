@@ -56,7 +56,7 @@ OPTIONS = {
     "validation_fraction": ("number in (0, 1)", "rows held out for early stopping"),
     "shuffle": ("true, false, " + _names(SHUFFLES),
                 "mini-batch row order: exact permutation, or blocks in random order (streamed data)"),
-    "shuffle_buffer": ("auto, integer >= 1", "rows in the block-shuffle buffer; auto: four blocks"),
+    "shuffle_buffer": ("auto, integer >= 1", "rows in the block-shuffle buffer; auto: 8-16 MiB of rows"),
     "random_state": ("none, integer", "seed for shuffles and the validation split"),
     "epsilon": ("number > 0", "huber: where the loss turns linear"),
     "max_categories": ("integer >= 1", "a string column with more distinct values is hashed into 2**18 buckets"),

@@ -121,6 +121,18 @@ def test_block_shuffle_reorders_blocks_and_rows_reproducibly(data):
     assert not np.array_equal(one, small.fit(X, y).coef_)
 
 
+@pytest.mark.parametrize("n_features, dtype", [(3, np.float64), (100, np.float64), (37, np.float32), (5000, np.float64)])
+def test_the_default_block_shuffle_buffer_holds_what_the_docs_say(n_features, dtype):
+    # The docstring of shuffle_buffer: "auto" is 8-16 MiB of rows, at least one block.
+    X = np.zeros((8, n_features), dtype)
+    source = fastgd.open_dataset(X, target=np.zeros(8)).source
+    row_bytes = n_features * np.dtype(dtype).itemsize
+    plan = source.epochs("block", None, 32)
+    assert 8 << 20 <= plan.capacity * row_bytes <= 16 << 20
+    assert plan.capacity >= block_rows(n_features, np.dtype(dtype).itemsize)
+    assert source.epochs("block", 1000, 32).capacity == max(1000, source.block_sizes.max())
+
+
 def test_multi_file_parquet_larger_than_the_buffer_reaches_the_in_memory_optimum(data):
     X, y, _, root = data
     dataset = fastgd.open_dataset(root / "parts", target="y")

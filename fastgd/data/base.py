@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._config import SHUFFLE_BUFFER_BLOCKS, piece_rows
+from .._config import SHUFFLE_BUFFER_PIECES, piece_rows
 from .._validation import first_nonfinite, is_sparse, readonly
 from .coded import is_coded
 
@@ -225,7 +225,7 @@ class LocalSource(Source):
 
         if shuffle is True:
             shuffle = "exact" if self.random_access else "block"
-        buffer_rows = buffer_rows or SHUFFLE_BUFFER_BLOCKS * self.piece_rows
+        buffer_rows = buffer_rows or SHUFFLE_BUFFER_PIECES * self.piece_rows
         return EpochPlan(self, shuffle or None, buffer_rows, batch_size)
 
     def subset(self, split):

@@ -8,8 +8,8 @@
   that order form a group of at most ``buffer_rows`` rows (or one block),
   whose rows are permuted. Works for every source, streamed ones included
   (the group is copied into a bounded buffer), at the cost of batches drawn
-  from one group instead of from the whole data. With the default buffer a
-  group fits in L2 cache, so the permuted reads stay cheap.
+  from one group instead of from the whole data. The default buffer holds
+  :data:`~fastgd._config.SHUFFLE_BUFFER_PIECES` pieces of rows (8-16 MiB).
 - ``None``: natural blocks in stored order, rows unshuffled.
 
 A batch never spans two groups (or two blocks, unshuffled). Every plan draws

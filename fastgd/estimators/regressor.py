@@ -104,14 +104,14 @@ class GDRegressor(GDBase):
         How mini-batch epochs order the rows (a fresh order every epoch).
         "exact" is a full permutation; it needs random row access (arrays,
         memory maps, a tensor column in one buffer). "block" visits the
-        natural blocks (row groups, record batches, slices of about 4 MiB of
+        natural blocks (row groups, record batches, slices of about 256 KiB of
         arrays) in random order and permutes rows within a buffer of
         ``shuffle_buffer`` rows: it reads streamed data in order and keeps
         memory bounded, but a batch draws from one buffer, not the whole data.
         True is "exact" where possible, else "block"; False keeps stored order.
     shuffle_buffer : "auto" or int
-        Rows in the block-shuffle buffer (at least one block); "auto" is four
-        blocks.
+        Rows in the block-shuffle buffer (at least one block); "auto" is 8-16
+        MiB of rows (four times the largest power of two of rows within 4 MiB).
     random_state : None, int, numpy Generator or SeedSequence
         Seeds the shuffles and the validation split.
     warm_start : bool
