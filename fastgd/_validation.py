@@ -105,6 +105,26 @@ def numeric_target(y, name="y"):
     return np.asarray(y, dtype=np.float64)
 
 
+def mixed_types(values, name="y"):
+    """A TypeError naming ``name`` and the types its values mix (numbers and strings, say)."""
+    kinds = sorted({type(value).__name__ for value in np.asarray(values, dtype=object).ravel()})
+    if len(kinds) == 1:
+        return TypeError(f"{name} holds values of type {kinds[0]}, which cannot be held in one column of numbers or strings")
+    return TypeError(
+        f"{name} mixes values of types {' and '.join(kinds)}, which cannot be sorted together or held in one "
+        "column: give values of one type (all strings, or all numbers)"
+    )
+
+
+def unique_labels(labels, name="y", **kwargs):
+    """``numpy.unique`` of class labels; a TypeError naming ``name`` for labels of
+    types that cannot be ordered together (see :func:`mixed_types`)."""
+    try:
+        return np.unique(labels, **kwargs)
+    except TypeError:
+        raise mixed_types(labels, name) from None
+
+
 def check_sample_weight(sample_weight, n_rows):
     """Finite, non-negative float64 weights with a positive sum, or an empty array."""
     if sample_weight is None:

@@ -172,6 +172,25 @@ def test_classifier_needs_two_classes(data):
         fastgd.GDClassifier(loss="hinge").fit(X, np.resize([0, 1, 2], 200))
 
 
+def test_labels_of_numbers_and_strings_are_named_not_sorted(data):
+    import dask.array as da
+    import pandas as pd
+
+    X, _ = data
+    y = np.array(["a", 3] * 100, dtype=object)
+    kept = y.copy()
+    message = "y mixes values of types int and str, which cannot be sorted together"
+    with pytest.raises(TypeError, match=message):
+        fastgd.GDClassifier().fit(X, y)
+    with pytest.raises(TypeError, match=message):
+        fastgd.GDClassifier().fit(pd.DataFrame(X), pd.Series(y))
+    with pytest.raises(TypeError, match="y mixes values of types that cannot be sorted together"):
+        fastgd.GDClassifier().fit(da.from_array(X, chunks=50), da.from_array(y, chunks=50))
+    with pytest.raises(TypeError, match="classes mixes values of types int and str"):
+        fastgd.GDClassifier().partial_fit(X, np.resize(["a", "b"], 200), classes=np.array(["a", 3], dtype=object))
+    assert np.array_equal(y, kept)
+
+
 @pytest.mark.parametrize("batch_size", [None, 8])
 def test_divergence_raises_naming_the_learning_rate(data, batch_size):
     X, y = data

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._config import SHUFFLE_BUFFER_PIECES, piece_rows
-from .._validation import first_nonfinite, is_sparse, readonly
+from .._validation import first_nonfinite, is_sparse, readonly, unique_labels
 from .coded import is_coded
 
 NO_WEIGHTS = readonly(np.empty(0))
@@ -165,8 +165,9 @@ class Source:
         """The first row as float64 (a shift close enough to the column means)."""
         raise NotImplementedError
 
-    def target_counts(self):
-        """The distinct raw target values, sorted, and how often each occurs."""
+    def target_counts(self, name="the target"):
+        """The distinct raw target values, sorted, and how often each occurs
+        (a TypeError naming ``name`` for labels that cannot be sorted together)."""
         raise NotImplementedError
 
     def raw_target_values(self):
@@ -237,13 +238,13 @@ class LocalSource(Source):
         for block in self.blocks():
             return row_shift(block.X, block.rows[0] if len(block.rows) else 0, self.n_features)
 
-    def target_counts(self):
+    def target_counts(self, name="the target"):
         labels, counts = [], []
         for raw in self.raw_targets():
-            block_labels, block_counts = np.unique(raw, return_counts=True)
+            block_labels, block_counts = unique_labels(raw, name, return_counts=True)
             labels.append(block_labels)
             counts.append(block_counts)
-        seen, where = np.unique(np.concatenate(labels), return_inverse=True)
+        seen, where = unique_labels(np.concatenate(labels), name, return_inverse=True)
         return seen, np.bincount(where, weights=np.concatenate(counts))
 
     def raw_target_values(self):

@@ -137,11 +137,17 @@ class DaskSource(Source):
             return np.zeros(self.n_features)  # a shift would fill the zeros in
         return np.asarray(self._X[0].compute(), dtype=np.float64)
 
-    def target_counts(self):
+    def target_counts(self, name="the target"):
         import dask
         import dask.array as da
 
-        return dask.compute(*da.unique(self._raw_y, return_counts=True))
+        try:
+            return dask.compute(*da.unique(self._raw_y, return_counts=True))
+        except TypeError:
+            raise TypeError(
+                f"{name} mixes values of types that cannot be sorted together (numbers and strings): "
+                "give values of one type"
+            ) from None
 
     def raw_target_values(self):
         import dask

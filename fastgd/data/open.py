@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from .._validation import check_integer, check_sample_weight, check_target, is_sparse
+from .._validation import check_integer, check_sample_weight, check_target, is_sparse, mixed_types
 from . import arrays, dask, sparse, tables
 from .categorical import Coding
 from .categories import MAX_CATEGORIES
@@ -80,7 +80,12 @@ def _open_table(data, target, features, weight, engine, persist, coding=None):
         features = features or table.column_names
         if table.num_rows == 0:
             raise ValueError("X has 0 rows; at least 1 row is required")
-        table = table.append_column(TARGET_COLUMN, pa.array(np.asarray(check_target(target, table.num_rows))))
+        values = np.asarray(check_target(target, table.num_rows))
+        try:
+            column = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            raise mixed_types(values) from None
+        table = table.append_column(TARGET_COLUMN, column)
         target = TARGET_COLUMN
         if weight is not None:
             table = table.append_column(WEIGHT_COLUMN, pa.array(check_sample_weight(weight, table.num_rows)))

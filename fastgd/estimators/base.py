@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import _threads, losses, passes
 from .._params import ParamsMixin
-from .._validation import check_sample_weight, check_target
+from .._validation import check_sample_weight, check_target, unique_labels
 from ..data.base import block_output
 from ..data.dataset import Dataset
 from ..data.open import prediction_data, target_name, training_data
@@ -162,7 +162,7 @@ class GDBase(ParamsMixin):
         elif self._estimator_type == "classifier":
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit")
-            classes = np.unique(np.asarray(classes))
+            classes = unique_labels(np.asarray(classes), "classes")
         with _threads.limited():
             # A stream keeps the categories of its first call.
             coding = self._fitted_coding(fit.coding.handle_unknown) if continuing else fit.coding
@@ -230,11 +230,12 @@ class GDBase(ParamsMixin):
 
     def _same_classes(self, classes):
         known = getattr(self, "classes_", None)
-        if classes is not None and known is not None and not np.array_equal(np.unique(np.asarray(classes)), known):
-            raise ValueError(
-                f"classes={np.unique(np.asarray(classes)).tolist()} differ from the classes of the first "
-                f"call to partial_fit, {known.tolist()}"
-            )
+        if classes is not None and known is not None:
+            given = unique_labels(np.asarray(classes), "classes")
+            if not np.array_equal(given, known):
+                raise ValueError(
+                    f"classes={given.tolist()} differ from the classes of the first call to partial_fit, {known.tolist()}"
+                )
         return known
 
     def _problem(self, source, fit, classes, coordinates=None, streaming=False, whole=False):

@@ -45,7 +45,7 @@ class GDClassifier(GDBase):
         return self._partial_fit(X, y, sample_weight, classes)
 
     def _target_encoder(self, source, name, classes):
-        seen, counts = source.target_counts()
+        seen, counts = source.target_counts(name)
         if seen.dtype.kind == "f" and not np.all(np.isfinite(seen)):
             raise ValueError(f"{name} contains {_first_nonfinite(source)}; class labels must be finite")
         if classes is None:
