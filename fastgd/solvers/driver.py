@@ -36,8 +36,10 @@ class FitResult:
     classes: np.ndarray | None = None
     #: Stopped by Ctrl-C: the coefficients are those of the last completed epoch.
     interrupted: bool = False
-    #: The optimality measure after each epoch, relative to the starting model's
-    #: (NaN where an epoch did not measure it); see :mod:`fastgd.optimality`.
+    #: The optimality measure after each epoch, relative to its reference
+    #: (NaN where an epoch did not measure it; for a whole fit that ended before
+    #: its first epoch, the one value at its coefficients); see
+    #: :mod:`fastgd.optimality` and :meth:`~fastgd.monitor.Monitor.reference`.
     optimality: np.ndarray | None = None
     #: Why the fit ended: "converged", "stalled", "max_iter", "early_stopping",
     #: "callback", "interrupted", or None (``partial_fit``'s epochs).
@@ -142,6 +144,12 @@ def solve(problem, options, state, validation=None, epochs=None):
         solution = kept["last"]
     elif "best" in kept:
         solution = kept["best"]
+    if whole_fit and options.tol is not None and not monitor.optimality:
+        # No epoch measured (a stall before the first): measure where the fit stands.
+        sums = problem.sums(solution)
+        monitor.optimality.append(
+            measure(problem, solution, sums) / monitor.reference(problem.objective(sums, solution))
+        )
     if monitor.reason in (STALLED, MAX_ITER):
         warn_caller(
             advice.for_convergence(problem, options, monitor, stall), ConvergenceWarning

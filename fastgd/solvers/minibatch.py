@@ -103,13 +103,15 @@ class MiniBatch:
                 break
             if action == "cut":
                 # Constant-step SGD hovers around the optimum at a distance that
-                # shrinks with the step: cut it, and restart the average from the
-                # current one.
+                # shrinks with the step: cut it, from the reported parameters.
                 state.lr *= options.plateau_factor
                 theta[:] = reported
                 if problem.standardized:
                     raw[:] = problem.raw(theta)
-                state.inner.restart_average()
+                if not problem.loss.quadratic:
+                    # The average of constant steps lies off the optimum by an
+                    # amount that grows with the step: start it afresh.
+                    state.inner.restart_average()
         return None
 
     @property
