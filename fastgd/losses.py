@@ -39,18 +39,6 @@ class Loss:
     #: bounded, so from 0 an intercept far from the targets would move by at
     #: most the rate times the bound a step.
     starts_at_mean: bool = False
-    #: Every row's squared derivative is at most twice its loss (``r**2 <=
-    #: 2 * loss``): the gradient of the mean loss in standardized coordinates
-    #: is then at most ``sqrt(2 * mean loss)``, the scale of the residuals
-    #: (see :class:`~fastgd.monitor.Monitor`).
-    residual_bound: bool = False
-    #: Quadratic in the prediction: averaged SGD at a constant step converges
-    #: to the optimum itself (Bach and Moulines, 2013), so an average goes on
-    #: through the rate cuts of a mini-batch descent. Restarted at each cut,
-    #: its next epochs reported a noisy average whose stage looked no better:
-    #: default fits of a well-conditioned least-squares problem stalled on 4
-    #: of 6 seeds, against none.
-    quadratic: bool = False
 
     def curvature(self, target_mean):
         """The curvature bound, or for an unbounded loss its value at the start.
@@ -95,17 +83,14 @@ class Loss:
         return np.exp(decision) if self.log_link else decision
 
 
-SQUARED_ERROR = Loss("squared_error", kernels.SQUARED_ERROR, 1.0, residual_bound=True, quadratic=True)
-#: ``r**2 = e**2 = 2 * loss`` inside epsilon, ``epsilon**2 < 2 * loss`` beyond.
-HUBER = Loss("huber", kernels.HUBER, 1.0, starts_at_mean=True, residual_bound=True)
+SQUARED_ERROR = Loss("squared_error", kernels.SQUARED_ERROR, 1.0)
+HUBER = Loss("huber", kernels.HUBER, 1.0, starts_at_mean=True)
 POISSON = Loss("poisson", kernels.POISSON, None, log_link=True)
-#: ``|r| = 1 - exp(-loss) <= loss``, and ``|r| <= 1``.
-LOG_LOSS = Loss("log_loss", kernels.LOG_LOSS, 0.25, classification=True, residual_bound=True)
+LOG_LOSS = Loss("log_loss", kernels.LOG_LOSS, 0.25, classification=True)
 #: Not smooth: its step is that of squared error and decays on plateaus.
 HINGE = Loss("hinge", kernels.HINGE, 1.0, smooth=False, classification=True)
 #: The log loss over K > 2 classes; the softmax's Hessian in the logits is at most I / 2.
-#: ``sum(r**2) = (1 - p_y)**2 + sum of the other p**2 <= 2 (1 - p_y)**2 <= 2 * loss``.
-MULTINOMIAL = Loss("log_loss", kernels.MULTINOMIAL, 0.5, classification=True, multinomial=True, residual_bound=True)
+MULTINOMIAL = Loss("log_loss", kernels.MULTINOMIAL, 0.5, classification=True, multinomial=True)
 #: ``p**2 / 2`` whatever the target: its gradient sums are ``X1.T @ X1 @ v``,
 #: what power iteration needs.
 GRAM = Loss("gram", kernels.GRAM, 1.0)

@@ -45,9 +45,7 @@ class Monitor:
 
     - Convergence: the first-order optimality measure (see
       :mod:`fastgd.optimality`) at the reported parameters falls to ``tol``
-      times its *reference* (:meth:`reference`): its value at the starting
-      model (``watch.scale``), or for mini-batches the smaller scale the
-      residuals set.
+      times its value at the starting model (``watch.scale``).
     - A *plateau*: ``n_iter_no_change`` epochs in a row that improve neither
       the best objective of the current *stage* (the epochs since the rate
       was last cut) beyond its rounding nor its best optimality
@@ -114,7 +112,7 @@ class Monitor:
 
         ``optimality`` is the measure at ``theta`` (None where the epoch did not
         compute it); the fit has converged when it is at most ``tol`` times
-        :meth:`reference`.
+        ``watch.scale``.
         """
         now = time.perf_counter()
         elapsed, self._clock = now - self._clock, now
@@ -122,8 +120,7 @@ class Monitor:
             self.problem.check_finite(objective, "descending", self.learning_rate)
         self.epoch += 1
         self.history.append(objective)
-        reference = self.reference(objective)
-        self.optimality.append(math.nan if optimality is None else optimality / reference)
+        self.optimality.append(math.nan if optimality is None else optimality / self.watch.scale)
         self.times.append(elapsed)
         validation = None
         if self.validation is not None:
@@ -142,7 +139,7 @@ class Monitor:
             return STOP
         if self.options.tol is None:
             return CONTINUE
-        if optimality is not None and optimality <= self.options.tol * reference:
+        if optimality is not None and optimality <= self.options.tol * self.watch.scale:
             self.reason = CONVERGED
             return STOP
         progress = self._improves(objective, self.stage_best, self.rounding) or (
@@ -165,38 +162,6 @@ class Monitor:
         # divergence rule.
         rising = self.watch.rises >= min(patience, DIVERGENCE_EPOCHS)
         return PLATEAU if self.stalled >= patience and not rising else CONTINUE
-
-    def reference(self, objective):
-        """What ``tol`` and ``optimality_`` are relative to, at an epoch ending at ``objective``.
-
-        The measure at the starting model (``watch.scale``). A mini-batch
-        descent stops at a loose ``tol`` (its gradients are noisy), and
-        relative to the start that allows an objective far above the
-        optimum where the model explains the targets well: the gradient of a
-        mean loss whose rows satisfy ``r**2 <= 2 * loss``
-        (:attr:`~fastgd.losses.Loss.residual_bound`) is at most
-        ``sqrt(2 * objective)``, which near such an optimum is far below
-        the start's. Mini-batches of those losses are judged against the
-        smaller of the two, but never against less than ``tol`` times the
-        start's (targets that the model fits exactly have residuals falling
-        to 0): at most ``tol**2`` of the start, about the full-batch tolerance.
-        """
-        return self._reference(objective)[0]
-
-    def describe_reference(self, objective):
-        """What :meth:`reference` is at ``objective``, in words for a warning."""
-        return self._reference(objective)[1]
-
-    def _reference(self, objective):
-        scale, tol = self.watch.scale, self.options.tol
-        if tol is None or self.options.full_batch or not self.problem.loss.residual_bound:
-            return scale, "of its starting value"
-        residuals = math.sqrt(2.0 * max(objective, 0.0))
-        if residuals >= scale:
-            return scale, "of its starting value"
-        if residuals <= tol * scale:
-            return tol * scale, f"of tol={tol:g} times its starting value"
-        return residuals, "of the residuals' scale, sqrt(2 x objective)"
 
     def next_stage(self):
         """Close a stage at its plateau; return whether cutting the rate is still

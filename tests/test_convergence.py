@@ -151,45 +151,23 @@ def test_a_noisy_stage_does_not_end_an_adaptive_minibatch_fit(well_conditioned, 
     assert relative_gap(objective(X, y, model.coef_, model.intercept_), best) <= 1e-4
 
 
-def _statsmodels_regression(name, target):
+@pytest.mark.parametrize(("name", "target"), [("scotland", "YES"), ("copper", "WORLDCONSUMPTION"), ("macrodata", "realgdp")])
+def test_one_batch_of_every_row_is_judged_by_the_full_batch_tol(name, target):
+    # With Adam at B=256 these claimed convergence at 5e-4 relative to the
+    # start: scotland 3.6%, copper 2.5% and macrodata 394% above the optimum.
     import statsmodels.api as sm
 
     frame = getattr(sm.datasets, name).load_pandas().data
-    return frame.drop(columns=target).to_numpy(float), frame[target].to_numpy(float)
-
-
-@pytest.mark.parametrize(("name", "target", "params"), [
-    ("macrodata", "realgdp", dict(batch_size=1)),  # R^2 = 0.9999: claimed converged 135% above the optimum
-    ("macrodata", "realgdp", dict(batch_size=8)),  # 53% above
-    ("copper", "WORLDCONSUMPTION", dict(batch_size=8)),  # 25 rows, R^2 = 0.98: 3% above
-    ("scotland", "YES", dict(batch_size=256, optimizer="adam")),  # 32 rows: 3.6% above
-])
-def test_a_minibatch_fit_claims_convergence_only_near_the_optimum_of_real_data(name, target, params):
-    X, y = _statsmodels_regression(name, target)
+    X, y = frame.drop(columns=target).to_numpy(float), frame[target].to_numpy(float)
+    assert len(y) <= 256
     exact, *_ = np.linalg.lstsq(np.column_stack([X, np.ones(len(y))]), y, rcond=None)
     best = objective(X, y, exact[:-1], exact[-1])
-    model, warned = fit_quietly(fastgd.GDRegressor(random_state=0, **params), X, y)
+    model, warned = fit_quietly(fastgd.GDRegressor(batch_size=256, optimizer="adam", random_state=0), X, y)
     gap = relative_gap(objective(X, y, model.coef_, model.intercept_), best)
-    assert model.converged_ == (not warned)
-    if model.converged_:
-        assert gap <= 1e-3, gap
-    else:
-        assert model.optimality_ > 5e-4
-
-
-@pytest.mark.parametrize("seed", [0, 2, 3])
-def test_averaged_minibatch_least_squares_keeps_its_average_through_rate_cuts(seed):
-    # Restarted at every cut, the average reported a noisy first epoch whose
-    # stage looked no better: these default fits stalled (seed 2 after 32
-    # epochs, 5.6e-6 above the optimum, with tol unmet).
-    rng = np.random.default_rng(51)
-    X = rng.standard_normal((20_000, 10))
-    y = X @ rng.standard_normal(10) + 0.5 + 0.5 * rng.standard_normal(20_000)
-    exact, *_ = np.linalg.lstsq(np.column_stack([X, np.ones(len(y))]), y, rcond=None)
-    best = objective(X, y, exact[:-1], exact[-1])
-    model, warned = fit_quietly(fastgd.GDRegressor(batch_size=256, random_state=seed), X, y)
-    assert model.optimizer_ == "asgd" and model.converged_ and not warned
-    assert relative_gap(objective(X, y, model.coef_, model.intercept_), best) <= 1e-5
+    assert model.converged_ == (model.optimality_ <= 1e-7) == (not warned)
+    assert gap <= 1e-6 if model.converged_ else model.optimality_ > 1e-7
+    if name == "scotland":
+        assert model.converged_
 
 
 def test_lbfgs_is_not_judged_stalled_while_it_gains_more_than_rounding():

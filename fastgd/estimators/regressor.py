@@ -87,11 +87,9 @@ class GDRegressor(GDBase):
     tol : "auto", float or None
         The fit has converged when the largest violation of the optimality
         conditions, in standardized units, is at most ``tol`` times its value
-        at the starting model (see :mod:`fastgd.optimality`), or for
-        mini-batches of squared error, Huber and log loss times the smaller
-        residuals' scale ``sqrt(2 * objective)`` (see
-        :meth:`fastgd.monitor.Monitor.reference`). "auto" is 1e-7
-        in full batch and 5e-4 for mini-batches. None runs ``max_iter`` epochs
+        at the starting model (see :mod:`fastgd.optimality`). "auto" is 1e-7
+        in full batch and 5e-4 for mini-batches (1e-7 when one exactly
+        shuffled batch holds every row: its gradient is exact). None runs ``max_iter`` epochs
         without judging convergence. A fit that stalls (a failed line search,
         ``n_iter_no_change`` epochs without progress in the objective or the
         measure) or reaches ``max_iter`` first warns once, naming the fix.
@@ -142,8 +140,8 @@ class GDRegressor(GDBase):
         batch loss during the epoch)
     validation_loss_history_ : ndarray, with early stopping
     converged_ : bool, whether ``optimality_ <= tol``
-    optimality_ : float, the optimality measure at the end, relative to what
-        ``tol`` is (NaN where not measured: ``tol=None``, ``partial_fit``)
+    optimality_ : float, the optimality measure at the end, relative to the
+        starting model's (NaN where not measured: ``tol=None``, ``partial_fit``)
     stop_reason_ : str or None, why the fit ended: "converged", "stalled",
         "max_iter", "early_stopping", "callback" or "interrupted"
     interrupted_ : bool, whether Ctrl-C stopped the fit (a ``KeyboardInterrupt``

@@ -114,6 +114,8 @@ def settings(estimator):
         line_search=line_search,
         max_iter=check_integer(estimator.max_iter, "max_iter", low=1),
         tol=tol,
+        # One batch of every row has the exact gradient: nothing to excuse a loose tol.
+        whole_batch_tol=TOL_FULL_BATCH if batch_size is not None and _is_auto(estimator.tol) else None,
         n_iter_no_change=check_integer(estimator.n_iter_no_change, "n_iter_no_change", low=1),
         shuffle=_shuffle(estimator.shuffle),
         shuffle_buffer=_shuffle_buffer(estimator.shuffle_buffer),
@@ -198,8 +200,12 @@ def _learning_rate(learning_rate):
     return check_real(learning_rate, "learning_rate", low=0.0, low_open=True)
 
 
+def _is_auto(value):
+    return isinstance(value, str) and value == "auto"
+
+
 def _tol(tol, batch_size, loss):
-    if isinstance(tol, str) and tol == "auto":
+    if _is_auto(tol):
         return TOL_MINIBATCH if batch_size is not None else TOL_FULL_BATCH
     if tol is None:
         return None

@@ -59,9 +59,8 @@ def for_convergence(problem, options, monitor, stall):
         where = f"stopped after max_iter={options.max_iter} epochs"
     else:
         where = f"stalled after {len(history)} epochs ({stall or 'the objective stopped decreasing'})"
-    relative = monitor.describe_reference(history[-1] if history else monitor.watch.start)
     status = (
-        f"{where} with the optimality measure at {reached:.3g} {relative}, above tol={options.tol:g}"
+        f"{where} with the optimality measure at {reached:.3g} of its starting value, above tol={options.tol:g}"
         if reached == reached
         else f"{where} before meeting tol={options.tol:g}"
     )

@@ -36,10 +36,10 @@ class FitResult:
     classes: np.ndarray | None = None
     #: Stopped by Ctrl-C: the coefficients are those of the last completed epoch.
     interrupted: bool = False
-    #: The optimality measure after each epoch, relative to its reference
+    #: The optimality measure after each epoch, relative to the starting model's
     #: (NaN where an epoch did not measure it; for a whole fit that ended before
     #: its first epoch, the one value at its coefficients); see
-    #: :mod:`fastgd.optimality` and :meth:`~fastgd.monitor.Monitor.reference`.
+    #: :mod:`fastgd.optimality`.
     optimality: np.ndarray | None = None
     #: Why the fit ended: "converged", "stalled", "max_iter", "early_stopping",
     #: "callback", "interrupted", or None (``partial_fit``'s epochs).
@@ -104,6 +104,8 @@ def solve(problem, options, state, validation=None, epochs=None):
     if not whole_fit:
         options = replace(options, tol=None)  # epochs of a longer descent: no stopping rule
     solver = solver_for(problem, options, whole_fit)
+    if options.whole_batch_tol is not None and options.tol is not None and getattr(solver, "whole_batches", False):
+        options = replace(options, tol=options.whole_batch_tol)
     if whole_fit and options.tol is not None and math.isnan(state.watch.scale):
         state.watch.scale = advice.reference_optimality(problem, getattr(solver, "sums_at_start", None))
     monitor = Monitor(problem, options, state.lr, state.watch, validation, epoch=state.epochs)
@@ -147,9 +149,7 @@ def solve(problem, options, state, validation=None, epochs=None):
     if whole_fit and options.tol is not None and not monitor.optimality:
         # No epoch measured (a stall before the first): measure where the fit stands.
         sums = problem.sums(solution)
-        monitor.optimality.append(
-            measure(problem, solution, sums) / monitor.reference(problem.objective(sums, solution))
-        )
+        monitor.optimality.append(measure(problem, solution, sums) / state.watch.scale)
     if monitor.reason in (STALLED, MAX_ITER):
         warn_caller(
             advice.for_convergence(problem, options, monitor, stall), ConvergenceWarning

@@ -103,16 +103,21 @@ class MiniBatch:
                 break
             if action == "cut":
                 # Constant-step SGD hovers around the optimum at a distance that
-                # shrinks with the step: cut it, from the reported parameters.
+                # shrinks with the step: cut it, and restart the average from the
+                # current one.
                 state.lr *= options.plateau_factor
                 theta[:] = reported
                 if problem.standardized:
                     raw[:] = problem.raw(theta)
-                if not problem.loss.quadratic:
-                    # The average of constant steps lies off the optimum by an
-                    # amount that grows with the step: start it afresh.
-                    state.inner.restart_average()
+                state.inner.restart_average()
         return None
+
+    @property
+    def whole_batches(self):
+        """Whether every epoch is one batch of all rows: an exact shuffle into one
+        unit (a unit never holds more rows than an exact shuffle's buffer of
+        whole batches), with at least as many rows a batch as the data has."""
+        return self.options.batch_size >= self.problem.source.n_rows and getattr(self.epochs, "shuffle", None) == "exact"
 
     @property
     def backtracks(self):

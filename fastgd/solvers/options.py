@@ -23,6 +23,9 @@ class Options:
     #: Epochs of a fit, and the horizon of the cosine schedule.
     max_iter: int = 1000
     tol: float | None = 1e-10
+    #: The ``tol`` of a mini-batch fit whose batch holds every row in one
+    #: exactly shuffled unit (no gradient noise), or None to keep ``tol``.
+    whole_batch_tol: float | None = None
     n_iter_no_change: int = 5
     #: True (exact if the source allows random row access, else block),
     #: "exact", "block" or False.
