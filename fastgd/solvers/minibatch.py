@@ -114,10 +114,11 @@ class MiniBatch:
 
     @property
     def whole_batches(self):
-        """Whether every epoch is one batch of all rows: an exact shuffle into one
-        unit (a unit never holds more rows than an exact shuffle's buffer of
-        whole batches), with at least as many rows a batch as the data has."""
-        return self.options.batch_size >= self.problem.source.n_rows and getattr(self.epochs, "shuffle", None) == "exact"
+        """Whether every epoch is one batch of all rows: a batch at least as large
+        as the data, exactly shuffled (into one unit, or into a gathering
+        buffer of at least one batch); other plans cut batches at their units."""
+        whole = self.options.batch_size >= self.problem.source.n_rows
+        return whole and getattr(self.epochs, "shuffle", None) == "exact"
 
     @property
     def backtracks(self):
