@@ -2,6 +2,7 @@
 claimed only at the optimum, divergence and bad values caught everywhere."""
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -168,6 +169,28 @@ def test_one_batch_of_every_row_is_judged_by_the_full_batch_tol(name, target):
     assert gap <= 1e-6 if model.converged_ else model.optimality_ > 1e-7
     if name == "scotland":
         assert model.converged_
+
+
+@pytest.mark.parametrize(("name", "target", "batch_size"), [
+    ("macrodata", "realgdp", 1),  # R^2 = 0.9999: met tol 135% above the optimum
+    ("macrodata", "realgdp", 8),  # 53% above
+    ("copper", "WORLDCONSUMPTION", 8),  # 25 rows: 3% above
+])
+def test_a_least_squares_minibatch_fit_that_meets_tol_far_from_the_optimum_says_so(name, target, batch_size):
+    import statsmodels.api as sm
+
+    frame = getattr(sm.datasets, name).load_pandas().data
+    X, y = frame.drop(columns=target).to_numpy(float), frame[target].to_numpy(float)
+    exact, *_ = np.linalg.lstsq(np.column_stack([X, np.ones(len(y))]), y, rcond=None)
+    best = objective(X, y, exact[:-1], exact[-1])
+    model, warned = fit_quietly(fastgd.GDRegressor(batch_size=batch_size, random_state=0), X, y)
+    gap = relative_gap(objective(X, y, model.coef_, model.intercept_), best)
+    assert gap > 1e-3 and model.optimality_ <= 5e-4  # tol met, far from the optimum
+    assert not model.converged_ and model.stop_reason_ == "stalled"
+    assert len(warned) == 1 and "above the least-squares optimum" in str(warned[0].message)
+    message = str(warned[0].message)
+    said = float(re.search(r"lies ([0-9.e+-]+)% above", message).group(1)) / 100
+    assert said == pytest.approx(gap, rel=0.01) and "batch_size=None" in message
 
 
 def test_lbfgs_is_not_judged_stalled_while_it_gains_more_than_rounding():

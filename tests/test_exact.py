@@ -274,6 +274,23 @@ def test_dense_gram_does_not_depend_on_the_thread_count(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_blas_gram_fold_equals_the_compiled_one(dtype):
+    from fastgd.data.base import Block
+    from fastgd.passes import add_gram, add_gram_blas
+
+    rng = np.random.default_rng(9)
+    X = (rng.normal(size=(5_000, 7)) * 10 + 100).astype(dtype)
+    y = rng.normal(size=X.shape[0])
+    shift = X[0].astype(np.float64)
+    for weights in (np.empty(0), rng.uniform(0.0, 2.0, X.shape[0])):
+        for rows in (np.empty(0, np.int64), np.sort(rng.permutation(X.shape[0])[:3_000])):
+            block = Block(0, X, y, weights, rows)
+            expected = add_gram(block, np.zeros((9, 9)), shift)
+            total = add_gram_blas(block, np.zeros((9, 9)), shift)
+            np.testing.assert_allclose(total, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_column_gram_equals_the_row_gram_bit_for_bit(dtype):
     """Tiles filled from columns (Arrow, Parquet) hold the values tiles filled from rows do."""
     from fastgd.kernels import gram

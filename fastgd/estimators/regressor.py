@@ -139,7 +139,9 @@ class GDRegressor(GDBase):
         reported coefficients (for mini-batches with ``tol=None``, the mean
         batch loss during the epoch)
     validation_loss_history_ : ndarray, with early stopping
-    converged_ : bool, whether ``optimality_ <= tol``
+    converged_ : bool, whether ``optimality_ <= tol`` (and, for a mini-batch fit of
+        least squares, its objective within 1e-3 of the optimum, solved from one
+        more pass: see :func:`fastgd.solvers.exact.excess`)
     optimality_ : float, the optimality measure at the end, relative to the
         starting model's (NaN where not measured: ``tol=None``, ``partial_fit``)
     stop_reason_ : str or None, why the fit ended: "converged", "stalled",

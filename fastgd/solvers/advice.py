@@ -59,11 +59,12 @@ def for_convergence(problem, options, monitor, stall):
         where = f"stopped after max_iter={options.max_iter} epochs"
     else:
         where = f"stalled after {len(history)} epochs ({stall or 'the objective stopped decreasing'})"
-    status = (
-        f"{where} with the optimality measure at {reached:.3g} of its starting value, above tol={options.tol:g}"
-        if reached == reached
-        else f"{where} before meeting tol={options.tol:g}"
-    )
+    if not reached == reached:
+        status = f"{where} before meeting tol={options.tol:g}"
+    elif reached > options.tol:
+        status = f"{where} with the optimality measure at {reached:.3g} of its starting value, above tol={options.tol:g}"
+    else:  # tol met, and yet short of the optimum (the stall says how far)
+        status = where
     return f"{status}; {_fix(problem, options, monitor)}"
 
 

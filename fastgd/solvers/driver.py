@@ -146,6 +146,14 @@ def solve(problem, options, state, validation=None, epochs=None):
         solution = kept["last"]
     elif "best" in kept:
         solution = kept["best"]
+    if monitor.converged and whole_fit and not options.full_batch:
+        gap = exact.excess(problem, solution, state.watch.start)
+        if gap is not None and gap > exact.MINIBATCH_GAP:
+            monitor.reason = STALLED
+            stall = (
+                f"its optimality met tol={options.tol:g}, but the objective lies {100 * gap:.3g}% above the "
+                "least-squares optimum, solved from one more pass"
+            )
     if whole_fit and options.tol is not None and not monitor.optimality:
         # No epoch measured (a stall before the first): measure where the fit stands.
         sums = problem.sums(solution)
