@@ -93,7 +93,8 @@ class Monitor:
             max(ROUNDING_RTOL, np.finfo(float).eps * math.sqrt(problem.source.n_rows))
             if options.full_batch else PLATEAU_RTOL
         )
-        self.previous_stage = math.inf
+        #: The lowest median objective of the stages closed so far.
+        self.best_stage = math.inf
         self.failed_stages = 0
         self.stalled = 0
         self.reason = None
@@ -168,8 +169,8 @@ class Monitor:
         worth a try (False: ``FAILED_STAGES`` stages in a row did no better
         than the best before them)."""
         median = float(np.median(self.stage))
-        self.failed_stages = 0 if self._improves(median, self.previous_stage) else self.failed_stages + 1
-        self.previous_stage = min(self.previous_stage, median)
+        self.failed_stages = 0 if self._improves(median, self.best_stage) else self.failed_stages + 1
+        self.best_stage = min(self.best_stage, median)
         self.stage, self.stage_best, self.stage_optimality, self.stalled = [], math.inf, math.inf, 0
         return self.failed_stages < FAILED_STAGES
 

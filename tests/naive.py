@@ -31,6 +31,12 @@ def objective(X, y, coef, intercept, loss="squared_error", l2=0.0, l1=0.0, sampl
     return np.average(terms, weights=sample_weight) + penalty(coef, l2, l1)
 
 
+def least_squares(X, y):
+    """``(coef, intercept)`` of the unpenalized least-squares fit with an intercept (``numpy.linalg.lstsq``)."""
+    solution, *_ = np.linalg.lstsq(np.column_stack([X, np.ones(len(y))]), y, rcond=None)
+    return solution[:-1], solution[-1]
+
+
 def gradient_sums(X, y, coef, intercept, loss="squared_error", sample_weight=None):
     """Unnormalised gradient sums ``(X.T @ r, sum(r))`` and the loss sum."""
     p = X @ coef + intercept

@@ -20,7 +20,7 @@ distributed = pytest.importorskip("distributed")
 
 from fastgd.optim.stepsize import POWER_ITERATIONS  # noqa: E402
 
-from .naive import objective  # noqa: E402
+from .naive import least_squares, objective  # noqa: E402
 
 N_ROWS, N_FEATURES, PARTITION = 40_000, 8, 5_000
 
@@ -45,11 +45,6 @@ def problem(tmp_path_factory):
     for i, start in enumerate(range(0, N_ROWS, PARTITION)):
         pq.write_table(table.slice(start, PARTITION), root / f"part-{i:02d}.parquet")
     return X, y, root
-
-
-def _least_squares(X, y):
-    solution, *_ = np.linalg.lstsq(np.column_stack([X, np.ones(len(y))]), y, rcond=None)
-    return solution[:-1], solution[-1]
 
 
 def dask_inputs(X, y):
@@ -125,7 +120,7 @@ def test_minibatch_reaches_the_same_objective(client, problem, source):
     # further from the optimum than an exact shuffle of all rows: measured on
     # this problem over six seeds, 3e-7 to 5e-6 relative (local fits: 3e-9 to
     # 2.5e-7). Comparing the two objectives to 1e-6 held for some seeds only.
-    best = objective(X, y, *_least_squares(X, y))
+    best = objective(X, y, *least_squares(X, y))
     for fit in (reference, model):
         assert fit.stop_reason_ in ("converged", "stalled")
         assert (objective(X, y, fit.coef_, fit.intercept_) - best) / best <= 1e-5
